@@ -1,0 +1,146 @@
+// Times scalelab's CUDA linear-attention ops (scalar decay = Lightning/Mamba2
+// SSD family, vector decay = GLA/HGRN2 family) with CUDA events, in the shapes
+// and FLOP convention of the shared peer benchmark (bench_peers.py), so the
+// two JSON files can be joined row by row (bench/kernels/compare.py).
+//
+//   bench_kernels --ds 64,128 --Ts 1024,...,32768 --json out.json
+//
+// fwd: one training forward (inputs require grad). fwd+bwd: forward, then
+// autograd::grad w.r.t. q, k, v, g with a fixed random dO. Each timing is the
+// median over --iters calls issued back to back (events around each call),
+// after --warmup calls.
+#include <ATen/cuda/CUDAEvent.h>
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAStream.h>
+#include <torch/torch.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "kernels/scalar_decay/op.h"
+#include "kernels/vector_decay/op.h"
+
+namespace sk = scalelab::kernels;
+
+namespace {
+
+std::vector<int64_t> parse_list(const std::string& s) {
+  std::vector<int64_t> out;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, ',');) out.push_back(std::stoll(item));
+  return out;
+}
+
+// Median device time of FN in ms.
+double time_ms(const std::function<void()>& fn, int warmup, int iters) {
+  for (int i = 0; i < warmup; ++i) fn();
+  torch::cuda::synchronize();
+  std::vector<at::cuda::CUDAEvent> start(iters), stop(iters);
+  for (auto& e : start) e = at::cuda::CUDAEvent(cudaEventDefault);
+  for (auto& e : stop) e = at::cuda::CUDAEvent(cudaEventDefault);
+  auto stream = c10::cuda::getCurrentCUDAStream();
+  for (int i = 0; i < iters; ++i) {
+    start[i].record(stream);
+    fn();
+    stop[i].record(stream);
+  }
+  torch::cuda::synchronize();
+  std::vector<double> ms;
+  for (int i = 0; i < iters; ++i) ms.push_back(start[i].elapsed_time(stop[i]));
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+struct Entry {
+  std::string op;
+  int64_t d, T;
+  double fwd_ms, fwdbwd_ms, flops;
+};
+
+Entry measure(bool vec, int64_t B, int64_t H, int64_t T, int64_t d, int warmup, int iters) {
+  torch::manual_seed(0);
+  auto bf = torch::dtype(torch::kBFloat16).device(torch::kCUDA);
+  auto q = torch::randn({B, T, H, d}, bf).requires_grad_(true);
+  auto k = torch::randn({B, T, H, d}, bf).requires_grad_(true);
+  auto v = torch::randn({B, T, H, d}, bf).requires_grad_(true);
+  auto gshape = vec ? std::vector<int64_t>{B, T, H, d} : std::vector<int64_t>{B, T, H};
+  auto g = torch::nn::functional::logsigmoid(torch::randn(gshape, bf.dtype(torch::kFloat32)))
+               .div(16)
+               .requires_grad_(true);
+  sk::LinearAttnOptions opt;
+  opt.output_final_state = false;
+  auto op = vec ? &sk::vector_decay_chunked : &sk::scalar_decay_chunked;
+  auto dout = torch::randn({B, T, H, d}, bf);
+  auto fwd = [&] { op(q, k, v, g, {}, opt); };
+  auto fwdbwd = [&] {
+    auto o = op(q, k, v, g, {}, opt).o;
+    torch::autograd::grad({o}, {q, k, v, g}, {dout});
+  };
+  Entry e;
+  e.op = vec ? "scalelab_vector_decay" : "scalelab_scalar_decay";
+  e.d = d;
+  e.T = T;
+  e.fwd_ms = time_ms(fwd, warmup, iters);
+  e.fwdbwd_ms = time_ms(fwdbwd, warmup, iters);
+  // bench_peers.py's linear-attention convention: BH(4 T dk dv + 2 T C (dk + dv)), C = 64.
+  e.flops = double(B * H) * (4.0 * T * d * d + 2.0 * T * 64 * (2.0 * d));
+  return e;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Time scalelab's CUDA linear-attention ops"};
+  std::string ds = "64,128", Ts = "1024,2048,4096,8192,16384,32768", families = "scalar,vector";
+  std::string json_path;
+  int64_t B = 4, H = 16;
+  int warmup = 5, iters = 20;
+  app.add_option("--ds", ds, "head dims (K = V)");
+  app.add_option("--Ts", Ts, "sequence lengths");
+  app.add_option("--families", families, "scalar,vector");
+  app.add_option("-B", B);
+  app.add_option("-H", H);
+  app.add_option("--warmup", warmup);
+  app.add_option("--iters", iters);
+  app.add_option("--json", json_path, "write the entries here");
+  CLI11_PARSE(app, argc, argv);
+  if (!torch::cuda::is_available()) {
+    std::fprintf(stderr, "bench_kernels: no CUDA device\n");
+    return 1;
+  }
+  std::vector<Entry> entries;
+  std::printf("%-24s %4s %6s %10s %8s %10s %8s\n", "op", "d", "T", "fwd ms", "TF/s", "f+b ms", "TF/s");
+  for (const auto& fam : parse_list(families == "scalar" ? "0" : families == "vector" ? "1" : "0,1")) {
+    for (int64_t d : parse_list(ds)) {
+      for (int64_t T : parse_list(Ts)) {
+        Entry e = measure(fam == 1, B, H, T, d, warmup, iters);
+        std::printf("%-24s %4ld %6ld %10.3f %8.1f %10.3f %8.1f\n", e.op.c_str(), long(e.d), long(e.T),
+                    e.fwd_ms, e.flops / e.fwd_ms / 1e9, e.fwdbwd_ms, 3 * e.flops / e.fwdbwd_ms / 1e9);
+        std::fflush(stdout);
+        entries.push_back(e);
+        c10::cuda::CUDACachingAllocator::emptyCache();
+      }
+    }
+  }
+  if (!json_path.empty()) {
+    std::ofstream f(json_path);
+    f << "{\"gpu\": \"" << at::cuda::getCurrentDeviceProperties()->name << "\", \"B\": " << B
+      << ", \"H\": " << H << ", \"entries\": [\n";
+    for (size_t i = 0; i < entries.size(); ++i) {
+      const auto& e = entries[i];
+      f << "  {\"op\": \"" << e.op << "\", \"d\": " << e.d << ", \"T\": " << e.T
+        << ", \"fwd_ms\": " << e.fwd_ms << ", \"fwdbwd_ms\": " << e.fwdbwd_ms
+        << ", \"fwd_tflops\": " << e.flops / e.fwd_ms / 1e9
+        << ", \"fwdbwd_tflops\": " << 3 * e.flops / e.fwdbwd_ms / 1e9 << "}"
+        << (i + 1 < entries.size() ? ",\n" : "\n");
+    }
+    f << "]}\n";
+  }
+  return 0;
+}

@@ -1,0 +1,59 @@
+#include "db/schema.h"
+
+namespace scalelab::db {
+
+const std::vector<std::string>& migrations() {
+  static const std::vector<std::string> steps = {
+      // 0 -> 1: the first schema.
+      R"sql(
+CREATE TABLE sweeps (
+  name        TEXT PRIMARY KEY,
+  created_at  TEXT NOT NULL
+);
+CREATE TABLE runs (
+  id            TEXT PRIMARY KEY,
+  sweep         TEXT NOT NULL REFERENCES sweeps(name),
+  stage         TEXT NOT NULL DEFAULT '',
+  name          TEXT NOT NULL DEFAULT '',
+  arch          TEXT NOT NULL,
+  spec          TEXT NOT NULL,
+  params        INTEGER NOT NULL,
+  nonembedding_params INTEGER NOT NULL,
+  tokens        INTEGER NOT NULL,
+  flops         REAL NOT NULL,
+  priority      INTEGER NOT NULL DEFAULT 0,
+  status        TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending','running','done','failed','cancelled')),
+  attempts      INTEGER NOT NULL DEFAULT 0,
+  worker        TEXT NOT NULL DEFAULT '',
+  error         TEXT NOT NULL DEFAULT '',
+  final_loss,
+  env           TEXT NOT NULL DEFAULT '{}',
+  created_at    TEXT NOT NULL,
+  started_at    TEXT NOT NULL DEFAULT '',
+  finished_at   TEXT NOT NULL DEFAULT '',
+  heartbeat_at  TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX runs_by_status ON runs(status, priority DESC, flops ASC);
+CREATE INDEX runs_by_sweep ON runs(sweep);
+CREATE TABLE metrics (
+  run_id        TEXT NOT NULL REFERENCES runs(id),
+  step          INTEGER NOT NULL,
+  tokens        INTEGER NOT NULL,
+  train_loss, val_loss, lr, tokens_per_s, elapsed_s,
+  UNIQUE (run_id, step)
+);
+CREATE TABLE fits (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  method      TEXT NOT NULL,
+  arch        TEXT NOT NULL DEFAULT '',
+  n_points    INTEGER NOT NULL,
+  result      TEXT NOT NULL,
+  created_at  TEXT NOT NULL
+);
+)sql",
+  };
+  return steps;
+}
+
+}  // namespace scalelab::db

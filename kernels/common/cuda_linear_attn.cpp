@@ -1,0 +1,269 @@
+// Host side of the CUDA linear-attention kernels: argument preparation, the
+// sequence/chunk plan (uniform batch or cu_seqlens), the launches, and the
+// torch::autograd::Function (one instance per family) that wires forward and
+// backward together.
+#include "kernels/common/cuda.h"
+
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+
+#include <vector>
+
+#include "kernels/common/la_params.cuh"
+#include "kernels/common/linear_attn_impl.h"
+
+namespace scalelab::kernels::cuda {
+
+bool head_dims_supported(int64_t head_k, int64_t head_v) {
+  return (head_k == 64 || head_k == 128) && head_v > 0 && head_v % 64 == 0 && head_v <= 256;
+}
+
+namespace {
+
+using torch::Tensor;
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// Sequences and chunks of one call. Uniform batches need no device tables;
+// packed sequences carry cu_seqlens, chunk offsets and chunk->sequence maps.
+struct Plan {
+  int64_t num_seqs = 0, num_chunks = 0, seq_len = 0;
+  Tensor cu, chunk_offsets, chunk_seq;  // int32 on the device (varlen only)
+  std::vector<int64_t> bos, eos;        // host copies (varlen only)
+};
+
+Plan make_plan(const Tensor& q, const std::optional<Tensor>& cu_seqlens) {
+  Plan plan;
+  if (!cu_seqlens) {
+    plan.num_seqs = q.size(0);
+    plan.seq_len = q.size(1);
+    plan.num_chunks = plan.num_seqs * ((plan.seq_len + kChunk - 1) / kChunk);
+    return plan;
+  }
+  const auto off = cu_seqlens->to(torch::kCPU, torch::kInt64).contiguous();
+  const int64_t* p = off.data_ptr<int64_t>();
+  plan.num_seqs = off.numel() - 1;
+  std::vector<int32_t> host(2 * (plan.num_seqs + 1));  // cu | chunk offsets | chunk seq
+  int64_t chunks = 0;
+  for (int64_t n = 0; n <= plan.num_seqs; ++n) {
+    host[n] = static_cast<int32_t>(p[n]);
+    host[plan.num_seqs + 1 + n] = static_cast<int32_t>(chunks);
+    if (n < plan.num_seqs) {
+      plan.bos.push_back(p[n]);
+      plan.eos.push_back(p[n + 1]);
+      const int64_t nc = (p[n + 1] - p[n] + kChunk - 1) / kChunk;
+      for (int64_t c = 0; c < nc; ++c) host.push_back(static_cast<int32_t>(n));
+      chunks += nc;
+    }
+  }
+  plan.num_chunks = chunks;
+  auto dev = torch::from_blob(host.data(), {static_cast<int64_t>(host.size())}, torch::kInt32)
+                 .to(q.device());
+  plan.cu = dev.narrow(0, 0, plan.num_seqs + 1);
+  plan.chunk_offsets = dev.narrow(0, plan.num_seqs + 1, plan.num_seqs + 1);
+  plan.chunk_seq = dev.narrow(0, 2 * (plan.num_seqs + 1), chunks);
+  return plan;
+}
+
+// Contiguous, and 16-byte aligned for the kernels' vector loads.
+Tensor dense(const Tensor& t) {
+  auto c = t.contiguous();
+  if (reinterpret_cast<uintptr_t>(c.data_ptr()) % 16 != 0) c = c.clone();
+  return c;
+}
+
+LinearAttnParams base_params(const Plan& plan, const Tensor& q, const Tensor& v, double scale) {
+  LinearAttnParams p;
+  p.cu_seqlens = plan.cu.defined() ? plan.cu.data_ptr<int32_t>() : nullptr;
+  p.chunk_offsets = plan.cu.defined() ? plan.chunk_offsets.data_ptr<int32_t>() : nullptr;
+  p.chunk_seq = plan.cu.defined() ? plan.chunk_seq.data_ptr<int32_t>() : nullptr;
+  p.seq_len = static_cast<int>(plan.seq_len);
+  p.num_seqs = static_cast<int>(plan.num_seqs);
+  p.num_chunks = static_cast<int>(plan.num_chunks);
+  p.heads = static_cast<int>(q.size(2));
+  p.head_k = static_cast<int>(q.size(3));
+  p.head_v = static_cast<int>(v.size(3));
+  p.scale = static_cast<float>(scale);
+  return p;
+}
+
+template <bool kVec>
+void run_forward(const LinearAttnParams& p, void* stream) {
+  if (p.head_k == 64) launch_forward<64, kVec>(p, stream);
+  else launch_forward<128, kVec>(p, stream);
+}
+template <bool kVec>
+void run_backward(const LinearAttnParams& p, void* stream) {
+  if (p.head_k == 64) {
+    launch_backward_state<64, kVec>(p, stream);
+    if (p.num_chunks > 0) launch_backward_chunks<64, kVec>(p, stream);
+  } else {
+    launch_backward_state<128, kVec>(p, stream);
+    if (p.num_chunks > 0) launch_backward_chunks<128, kVec>(p, stream);
+  }
+}
+
+void* current_stream() { return c10::cuda::getCurrentCUDAStream().stream(); }
+
+// Reverse cumulative sum over each sequence's rows of x [Ttot, H, GK].
+Tensor reverse_cumsum(const Tensor& x, const Plan& plan) {
+  if (!plan.cu.defined()) {
+    auto y = x.view({plan.num_seqs, plan.seq_len, x.size(1), x.size(2)});
+    return y.flip(1).cumsum(1).flip(1).view_as(x);
+  }
+  // Packed: suffix sums in fp64 over the whole packed axis, minus the suffix
+  // starting at each row's sequence end (fp64 keeps the difference exact).
+  const int64_t total = x.size(0);
+  auto suf = torch::cat({x.to(torch::kFloat64).flip(0).cumsum(0).flip(0),
+                         torch::zeros({1, x.size(1), x.size(2)}, x.options().dtype(torch::kFloat64))});
+  std::vector<int64_t> ends;
+  ends.reserve(total);
+  for (size_t n = 0; n < plan.bos.size(); ++n)
+    for (int64_t t = plan.bos[n]; t < plan.eos[n]; ++t) ends.push_back(plan.eos[n]);
+  auto idx = torch::tensor(ends, torch::kInt64).to(x.device());
+  return (suf.narrow(0, 0, total) - suf.index_select(0, idx)).to(torch::kFloat32);
+}
+
+void save_plan(AutogradContext* ctx, const Plan& plan) {
+  ctx->saved_data["num_seqs"] = plan.num_seqs;
+  ctx->saved_data["num_chunks"] = plan.num_chunks;
+  ctx->saved_data["seq_len"] = plan.seq_len;
+  if (plan.cu.defined()) {
+    ctx->saved_data["cu"] = plan.cu;
+    ctx->saved_data["chunk_offsets"] = plan.chunk_offsets;
+    ctx->saved_data["chunk_seq"] = plan.chunk_seq;
+    ctx->saved_data["bos"] = plan.bos;
+    ctx->saved_data["eos"] = plan.eos;
+  }
+}
+
+Plan load_plan(AutogradContext* ctx) {
+  Plan plan;
+  plan.num_seqs = ctx->saved_data["num_seqs"].toInt();
+  plan.num_chunks = ctx->saved_data["num_chunks"].toInt();
+  plan.seq_len = ctx->saved_data["seq_len"].toInt();
+  if (ctx->saved_data.count("cu") != 0) {
+    plan.cu = ctx->saved_data["cu"].toTensor();
+    plan.chunk_offsets = ctx->saved_data["chunk_offsets"].toTensor();
+    plan.chunk_seq = ctx->saved_data["chunk_seq"].toTensor();
+    plan.bos = ctx->saved_data["bos"].toIntVector();
+    plan.eos = ctx->saved_data["eos"].toIntVector();
+  }
+  return plan;
+}
+
+template <bool kVec>
+struct LinearAttnFunction : torch::autograd::Function<LinearAttnFunction<kVec>> {
+  // q, k, v bf16 [B,T,H,*]; g fp32; h0 fp32 [N,H,K,V] or undefined.
+  static variable_list forward(AutogradContext* ctx, const Tensor& q, const Tensor& k,
+                               const Tensor& v, const Tensor& g, const Tensor& h0, double scale,
+                               std::shared_ptr<Plan> plan) {
+    const c10::cuda::CUDAGuard guard(q.device());
+    const int64_t B = q.size(0), T = q.size(1), H = q.size(2), K = q.size(3), V = v.size(3);
+    const int64_t gk = kVec ? K : 1;
+    auto fopts = q.options().dtype(torch::kFloat32);
+    auto gcum = torch::empty({B * T, H, gk}, fopts);
+    LinearAttnParams p = base_params(*plan, q, v, scale);
+    launch_chunk_cumsum(g.data_ptr<float>(), gcum.data_ptr<float>(), static_cast<int>(gk), p,
+                        current_stream());
+    auto o = torch::empty({B, T, H, V}, q.options());
+    auto ht = torch::empty({plan->num_seqs, H, K, V}, fopts);
+    const bool train = q.requires_grad() || k.requires_grad() || v.requires_grad() ||
+                       g.requires_grad() || (h0.defined() && h0.requires_grad());
+    Tensor hchunk = train ? torch::empty({plan->num_chunks, H, K, V}, fopts) : Tensor();
+    p.q = q.data_ptr();
+    p.k = k.data_ptr();
+    p.v = v.data_ptr();
+    p.gcum = gcum.data_ptr<float>();
+    p.h0 = h0.defined() ? h0.data_ptr<float>() : nullptr;
+    p.o = o.data_ptr();
+    p.ht = ht.data_ptr<float>();
+    p.hchunk = train ? hchunk.data_ptr<float>() : nullptr;
+    run_forward<kVec>(p, current_stream());
+    ctx->save_for_backward({q, k, v, gcum, hchunk, ht});
+    ctx->saved_data["scale"] = scale;
+    ctx->saved_data["h0_defined"] = h0.defined();
+    ctx->saved_data["g_shape"] = g.sizes().vec();
+    save_plan(ctx, *plan);
+    return {o, ht};
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const Tensor &q = saved[0], &k = saved[1], &v = saved[2], &gcum = saved[3];
+    const Tensor &hchunk = saved[4], &ht = saved[5];
+    const c10::cuda::CUDAGuard guard(q.device());
+    const Plan plan = load_plan(ctx);
+    const double scale = ctx->saved_data["scale"].toDouble();
+    const int64_t B = q.size(0), T = q.size(1), H = q.size(2), K = q.size(3), V = v.size(3);
+    const int64_t gk = kVec ? K : 1;
+    auto fopts = q.options().dtype(torch::kFloat32);
+    Tensor dout = grads[0].defined() ? dense(grads[0].to(torch::kBFloat16)) : torch::zeros_like(v);
+    Tensor dht = grads[1].defined() ? dense(grads[1].to(torch::kFloat32)) : Tensor();
+    auto dq = torch::empty_like(q), dk = torch::empty_like(k), dv = torch::empty_like(v);
+    auto dgate = torch::empty({B * T, H, gk}, fopts);
+    auto dhchunk = torch::empty({plan.num_chunks, H, K, V}, fopts);
+    auto dh0 = torch::empty({plan.num_seqs, H, K, V}, fopts);
+    LinearAttnParams p = base_params(plan, q, v, scale);
+    p.q = q.data_ptr();
+    p.k = k.data_ptr();
+    p.v = v.data_ptr();
+    p.gcum = gcum.data_ptr<float>();
+    p.hchunk = hchunk.data_ptr<float>();
+    p.dout = dout.data_ptr();
+    p.dht = dht.defined() ? dht.data_ptr<float>() : nullptr;
+    p.dhchunk = dhchunk.data_ptr<float>();
+    p.dh0 = dh0.data_ptr<float>();
+    p.dq = dq.data_ptr();
+    p.dk = dk.data_ptr();
+    p.dv = dv.data_ptr();
+    p.dgate = dgate.data_ptr<float>();
+    run_backward<kVec>(p, current_stream());
+
+    // The final state carries +b at each sequence's last row: add dht ⊙ ht.
+    if (dht.defined() && B * T > 0) {
+      auto term = (dht * ht).sum(-1);                  // [N,H,K]
+      if (!kVec) term = term.sum(-1, true);            // [N,H,1]
+      std::vector<int64_t> last;
+      std::vector<int64_t> keep;
+      for (int64_t n = 0; n < plan.num_seqs; ++n) {
+        const int64_t bos = plan.cu.defined() ? plan.bos[n] : n * plan.seq_len;
+        const int64_t eos = plan.cu.defined() ? plan.eos[n] : bos + plan.seq_len;
+        if (eos > bos) {
+          last.push_back(eos - 1);
+          keep.push_back(n);
+        }
+      }
+      auto to_dev = [&](const std::vector<int64_t>& x) {
+        return torch::tensor(x, torch::kInt64).to(q.device());
+      };
+      dgate.index_add_(0, to_dev(last), term.index_select(0, to_dev(keep)));
+    }
+    auto dg = reverse_cumsum(dgate, plan).view(ctx->saved_data["g_shape"].toIntVector());
+    Tensor dh0_out = ctx->saved_data["h0_defined"].toBool() ? dh0 : Tensor();
+    return {dq, dk, dv, dg, dh0_out, Tensor(), Tensor()};
+  }
+};
+
+}  // namespace
+
+LinearAttnResult chunked(bool vector_gate, const Tensor& q, const Tensor& k, const Tensor& v,
+                         const Tensor& g, const Tensor& initial_state,
+                         const LinearAttnOptions& opt) {
+  TORCH_CHECK(head_dims_supported(q.size(3), v.size(3)),
+              "linear attention CUDA: unsupported head dims K = ", q.size(3), ", V = ", v.size(3));
+  const double scale = detail::resolve_scale(opt.scale, q.size(3));
+  auto plan = std::make_shared<Plan>(make_plan(q, opt.cu_seqlens));
+  auto qb = dense(q.to(torch::kBFloat16)), kb = dense(k.to(torch::kBFloat16));
+  auto vb = dense(v.to(torch::kBFloat16)), gf = dense(g.to(torch::kFloat32));
+  auto h0 = initial_state.defined() ? dense(initial_state.to(torch::kFloat32)) : Tensor();
+  variable_list out = vector_gate
+                          ? LinearAttnFunction<true>::apply(qb, kb, vb, gf, h0, scale, plan)
+                          : LinearAttnFunction<false>::apply(qb, kb, vb, gf, h0, scale, plan);
+  LinearAttnResult r;
+  r.o = out[0].to(q.scalar_type());
+  if (opt.output_final_state) r.final_state = out[1];
+  return r;
+}
+
+}  // namespace scalelab::kernels::cuda

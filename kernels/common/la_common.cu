@@ -1,0 +1,53 @@
+// Shared pieces of the linear-attention kernels: the chunk-local gate cumsum
+// and launch helpers. The heavy kernels live in one .cu per (family, K).
+#include <c10/util/Exception.h>
+#include <cuda_runtime.h>
+
+#include "kernels/common/la_kernels.cuh"
+
+namespace scalelab::kernels::cuda {
+
+void check_launch(const char* what) {
+  const cudaError_t err = cudaGetLastError();
+  TORCH_CHECK(err == cudaSuccess, what, ": CUDA launch failed: ", cudaGetErrorString(err));
+}
+
+void set_smem(const void* fn, int bytes) {
+  const cudaError_t err =
+      cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+  TORCH_CHECK(err == cudaSuccess, "linear attention: cannot give a kernel ", bytes,
+              " bytes of shared memory: ", cudaGetErrorString(err));
+}
+
+namespace {
+
+// One thread per (chunk, head, gate column): an inclusive prefix sum over the
+// chunk's rows, in order, so the result is the same on every run.
+__global__ void chunk_cumsum_kernel(const float* g, float* gcum, int gk, LinearAttnParams p) {
+  const int64_t idx = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  const int width = p.heads * gk;
+  if (idx >= (int64_t)p.num_chunks * width) return;
+  const int col = static_cast<int>(idx % width), ci = static_cast<int>(idx / width);
+  const Seq sq = seq_of(p, seq_of_chunk(p, ci));
+  const int row0 = sq.bos + (ci - sq.chunk0) * C, rows = min(C, sq.eos - row0);
+  float acc = 0.f;
+  for (int r = 0; r < rows; ++r) {
+    const int64_t off = (int64_t)(row0 + r) * width + col;
+    acc += g[off];
+    gcum[off] = acc;
+  }
+}
+
+}  // namespace
+
+void launch_chunk_cumsum(const float* g, float* gcum, int gk, const LinearAttnParams& p,
+                         void* stream) {
+  const int64_t total = (int64_t)p.num_chunks * p.heads * gk;
+  if (total == 0) return;
+  const int threads = 256;
+  const int blocks = static_cast<int>((total + threads - 1) / threads);
+  chunk_cumsum_kernel<<<blocks, threads, 0, static_cast<cudaStream_t>(stream)>>>(g, gcum, gk, p);
+  check_launch("linear-attention gate cumsum");
+}
+
+}  // namespace scalelab::kernels::cuda

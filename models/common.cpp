@@ -1,0 +1,62 @@
+#include "models/common.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <cmath>
+
+namespace scalelab::models {
+
+Init::Init(uint64_t seed, int n_layers)
+    : gen_(at::make_generator<at::CPUGeneratorImpl>(seed)), n_layers_(n_layers) {}
+
+void Init::copy(torch::Tensor& p, const torch::Tensor& value) {
+  torch::NoGradGuard no_grad;
+  p.copy_(value.to(p.options().device(p.device())));
+}
+
+void Init::normal(torch::Tensor& p, double std) {
+  copy(p, at::normal(0.0, std, p.sizes(), gen_, torch::dtype(torch::kFloat32)));
+}
+
+void Init::uniform(torch::Tensor& p, double lo, double hi) {
+  copy(p, torch::empty(p.sizes(), torch::kFloat32).uniform_(lo, hi, gen_));
+}
+
+void Init::fill(torch::Tensor& p, double value) {
+  torch::NoGradGuard no_grad;
+  p.fill_(value);
+}
+
+void Init::residual_weight(torch::Tensor& p) { normal(p, 0.02 / std::sqrt(2.0 * n_layers_)); }
+
+RMSNormImpl::RMSNormImpl(int64_t dim, double eps) : dim_(dim), eps_(eps) {
+  weight = register_parameter("weight", torch::ones({dim}));
+}
+
+torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
+  // fp32 statistics: bf16 sums of squares lose the small channels.
+  auto y = at::rms_norm(x.to(torch::kFloat32), {dim_}, weight.to(torch::kFloat32), eps_);
+  return y.to(x.scalar_type());
+}
+
+torch::nn::Linear linear(int64_t in, int64_t out) {
+  return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(false));
+}
+
+SwiGLUImpl::SwiGLUImpl(int64_t d_model, int64_t d_ffn) {
+  w1_ = register_module("w1", linear(d_model, d_ffn));
+  w3_ = register_module("w3", linear(d_model, d_ffn));
+  w2_ = register_module("w2", linear(d_ffn, d_model));
+}
+
+torch::Tensor SwiGLUImpl::forward(const torch::Tensor& x) {
+  return w2_(torch::silu(w1_(x)) * w3_(x));
+}
+
+void SwiGLUImpl::init_weights(Init& init) {
+  init.weight(w1_->weight);
+  init.weight(w3_->weight);
+  init.residual_weight(w2_->weight);
+}
+
+}  // namespace scalelab::models

@@ -1,0 +1,62 @@
+// Building blocks shared by every mixer and the decoder: RMSNorm, the SwiGLU
+// channel mixer, and seeded weight initialisation.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+
+namespace scalelab::models {
+
+// Seeded initialisation, independent of device and of the global RNG: values
+// are drawn on the CPU from one generator, then copied into the parameter,
+// so a seed gives the same model on a laptop and on a GPU.
+class Init {
+ public:
+  Init(uint64_t seed, int n_layers);
+  void normal(torch::Tensor& p, double std);
+  void uniform(torch::Tensor& p, double lo, double hi);
+  void fill(torch::Tensor& p, double value);
+  void copy(torch::Tensor& p, const torch::Tensor& value);  // value on CPU, any dtype
+  // N(0, 0.02), the GPT-2 / Llama default for every weight matrix.
+  void weight(torch::Tensor& p) { normal(p, 0.02); }
+  // Projections that write into the residual stream: 0.02 / sqrt(2 L), so the
+  // residual variance stays O(1) with depth (GPT-2, Radford et al. 2019).
+  void residual_weight(torch::Tensor& p);
+  at::Generator& generator() { return gen_; }
+
+ private:
+  at::Generator gen_;
+  int n_layers_;
+};
+
+// y = x / rms(x) * weight over the last dim (Zhang & Sennrich 2019), in fp32.
+class RMSNormImpl : public torch::nn::Module {
+ public:
+  explicit RMSNormImpl(int64_t dim, double eps = 1e-5);
+  torch::Tensor forward(const torch::Tensor& x);
+  void init_weights(Init& init) { init.fill(weight, 1.0); }
+  torch::Tensor weight;  // [dim]
+
+ private:
+  int64_t dim_;
+  double eps_;
+};
+TORCH_MODULE(RMSNorm);
+
+// SwiGLU (Shazeer 2020, as in Llama): W2 (silu(W1 x) * W3 x), no biases.
+class SwiGLUImpl : public torch::nn::Module {
+ public:
+  SwiGLUImpl(int64_t d_model, int64_t d_ffn);
+  torch::Tensor forward(const torch::Tensor& x);  // [..., d_model] -> [..., d_model]
+  void init_weights(Init& init);
+
+ private:
+  torch::nn::Linear w1_{nullptr}, w3_{nullptr}, w2_{nullptr};
+};
+TORCH_MODULE(SwiGLU);
+
+// A bias-free linear layer [in -> out].
+torch::nn::Linear linear(int64_t in, int64_t out);
+
+}  // namespace scalelab::models

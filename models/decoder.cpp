@@ -1,0 +1,70 @@
+#include "models/decoder.h"
+
+namespace scalelab::models {
+
+BlockImpl::BlockImpl(const MixerArgs& a) {
+  const int64_t d = a.spec.d_model;
+  norm1_ = register_module("norm1", RMSNorm(d));
+  mixer_ = register_module("mixer", make_mixer(a.spec.layers.at(a.layer), a));
+  norm2_ = register_module("norm2", RMSNorm(d));
+  mlp_ = register_module("mlp", SwiGLU(d, a.spec.ffn()));
+}
+
+torch::Tensor BlockImpl::forward(const torch::Tensor& x, MixerState* state) {
+  auto h = x + mixer_->forward(norm1_(x), state);
+  return h + mlp_(norm2_(h));
+}
+
+void BlockImpl::init_weights(Init& init) {
+  norm1_->init_weights(init);
+  mixer_->init_weights(init);
+  norm2_->init_weights(init);
+  mlp_->init_weights(init);
+}
+
+DecoderImpl::DecoderImpl(const spec::ModelSpec& s) : spec_(s) {
+  spec::resolve(spec_);
+  const int64_t d = spec_.d_model;
+  embed_ = register_module("embed", torch::nn::Embedding(spec_.vocab, d));
+  const int n_hgrn2 = spec_.count(spec::MixerKind::Hgrn2);
+  if (n_hgrn2 > 0)
+    hgrn2_lower_bounds_ = register_parameter("hgrn2_lower_bounds", torch::zeros({n_hgrn2, d}));
+  layers_ = register_module("layers", torch::nn::ModuleList());
+  int hgrn2_index = 0;
+  for (int i = 0; i < spec_.n_layers; ++i) {
+    MixerArgs args{spec_, i, hgrn2_lower_bounds_};
+    if (spec_.layers[i] == spec::MixerKind::Hgrn2) args.hgrn2_index = hgrn2_index++;
+    layers_->push_back(Block(args));
+  }
+  norm_ = register_module("norm", RMSNorm(d));
+  if (!spec_.tie_embeddings) head_ = register_module("head", linear(d, spec_.vocab));
+}
+
+torch::Tensor DecoderImpl::run(const torch::Tensor& tokens, DecoderState* state) {
+  TORCH_CHECK(tokens.dim() == 2, "Decoder: tokens must be [B,T], got ", tokens.sizes());
+  if (state && state->layers.empty()) state->layers.resize(layers_->size());
+  auto x = embed_(tokens);
+  for (size_t i = 0; i < layers_->size(); ++i)
+    x = layers_[i]->as<BlockImpl>()->forward(x, state ? &state->layers[i] : nullptr);
+  x = norm_(x);
+  auto logits = head_ ? head_(x) : torch::nn::functional::linear(x, embed_->weight);
+  return logits.to(torch::kFloat32);
+}
+
+torch::Tensor DecoderImpl::forward(const torch::Tensor& tokens) { return run(tokens, nullptr); }
+
+torch::Tensor DecoderImpl::forward(const torch::Tensor& tokens, DecoderState& state) {
+  return run(tokens, &state);
+}
+
+void DecoderImpl::init_weights(uint64_t seed) {
+  Init init(seed, spec_.n_layers);
+  init.weight(embed_->weight);
+  for (auto& layer : *layers_) layer->as<BlockImpl>()->init_weights(init);
+  norm_->init_weights(init);
+  if (head_) init.weight(head_->weight);
+  // Zeros: softmax over layers is uniform, so lb_l = l / L_h (fla's init).
+  if (hgrn2_lower_bounds_.defined()) init.fill(hgrn2_lower_bounds_, 0.0);
+}
+
+}  // namespace scalelab::models

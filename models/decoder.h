@@ -1,0 +1,63 @@
+// The one generic decoder every architecture is built on:
+// embedding -> n_layers x [RMSNorm, token mixer, RMSNorm, SwiGLU] -> RMSNorm -> head.
+// The mixer of layer i is spec.layers[i] (models/spec/spec.h), made by the
+// mixer registry (models/mixer.h). Parameter names are stable
+// ("layers.3.mixer.wq.weight"), and their count equals spec::count_params.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "models/common.h"
+#include "models/mixer.h"
+#include "models/spec/spec.h"
+
+namespace scalelab::models {
+
+// Pre-norm residual block: x + mixer(norm(x)), then + SwiGLU(norm(x)).
+class BlockImpl : public torch::nn::Module {
+ public:
+  BlockImpl(const MixerArgs& args);
+  torch::Tensor forward(const torch::Tensor& x, MixerState* state = nullptr);  // [B,T,D]
+  void init_weights(Init& init);
+
+ private:
+  RMSNorm norm1_{nullptr}, norm2_{nullptr};
+  std::shared_ptr<TokenMixer> mixer_;
+  SwiGLU mlp_{nullptr};
+};
+TORCH_MODULE(Block);
+
+// Generation state of every layer (KV caches, recurrent states).
+struct DecoderState {
+  std::vector<MixerState> layers;
+};
+
+class DecoderImpl : public torch::nn::Module {
+ public:
+  explicit DecoderImpl(const spec::ModelSpec& spec);
+  // tokens [B,T] int64 -> logits [B,T,vocab] (fp32)
+  torch::Tensor forward(const torch::Tensor& tokens);
+  // The same, continuing the sequences in STATE (empty state = from scratch)
+  // and updating it: prefill with T > 1, generate with T = 1 (linear mixers
+  // then take one O(1) recurrent step; softmax reads its KV cache).
+  torch::Tensor forward(const torch::Tensor& tokens, DecoderState& state);
+  const spec::ModelSpec& spec() const { return spec_; }
+  // Deterministic initialisation from SEED (the trainer calls it once); the
+  // same seed gives the same weights on any device.
+  void init_weights(uint64_t seed);
+
+ private:
+  torch::Tensor run(const torch::Tensor& tokens, DecoderState* state);
+
+  spec::ModelSpec spec_;
+  torch::nn::Embedding embed_{nullptr};
+  torch::nn::ModuleList layers_;
+  RMSNorm norm_{nullptr};
+  torch::nn::Linear head_{nullptr};  // null when tied to the embedding
+  torch::Tensor hgrn2_lower_bounds_;  // [n_hgrn2_layers, d] (HGRN2 sec. 3.2) or undefined
+};
+TORCH_MODULE(Decoder);
+
+}  // namespace scalelab::models

@@ -1,0 +1,77 @@
+#include "models/lightning.h"
+
+#include <cmath>
+
+#include "kernels/scalar_decay/op.h"
+
+namespace scalelab::models {
+
+std::vector<double> alibi_slopes(int n) {
+  auto power_of_2 = [](int m) {
+    const double start = std::pow(2.0, -std::pow(2.0, -(std::log2(m) - 3)));
+    std::vector<double> s(m);
+    for (int i = 0; i < m; ++i) s[i] = std::pow(start, i + 1);
+    return s;
+  };
+  const int closest = 1 << static_cast<int>(std::floor(std::log2(n)));
+  if (closest == n) return power_of_2(n);
+  std::vector<double> s = power_of_2(closest);
+  const std::vector<double> next = alibi_slopes(2 * closest);
+  for (int i = 0; static_cast<int>(s.size()) < n; i += 2) s.push_back(next[i]);
+  return s;
+}
+
+std::vector<double> lightning_decay_rates(int n_heads, int layer, int n_layers) {
+  // Early layers decay fast (local), the last barely at all (global):
+  // TransNormerLLM sec. 3.1 and MiniMax-01's slope_rate * (1 - l/(L-1) + 1e-5).
+  const double depth = n_layers > 1 ? static_cast<double>(layer) / (n_layers - 1) : 0.0;
+  std::vector<double> rates = alibi_slopes(n_heads);
+  for (double& r : rates) r *= 1.0 - depth + 1e-5;
+  return rates;
+}
+
+LightningAttention::LightningAttention(const MixerArgs& a)
+    : heads_(a.spec.n_heads), head_dim_(a.spec.head_dim()) {
+  const int64_t d = a.spec.d_model;
+  wqkv_ = register_module("wqkv", linear(d, 3 * d));
+  wg_ = register_module("wg", linear(d, d));
+  wo_ = register_module("wo", linear(d, d));
+  norm_ = register_module("norm", RMSNorm(d));
+  std::vector<double> rates = lightning_decay_rates(a.spec.n_heads, a.layer, a.spec.n_layers);
+  for (double& r : rates) r = -r;
+  log_decay_ = register_buffer("log_decay", torch::tensor(rates, torch::kFloat32));
+}
+
+torch::Tensor LightningAttention::forward(const torch::Tensor& x, MixerState* state) {
+  const int64_t b = x.size(0), t = x.size(1), d = x.size(2);
+  auto qkv = torch::silu(wqkv_(x)).view({b, t, 3, heads_, head_dim_});
+  auto q = qkv.select(2, 0), k = qkv.select(2, 1), v = qkv.select(2, 2);
+  kernels::LinearAttnOptions opt;
+  opt.scale = 1.0;  // published: no 1/sqrt(d) (the output norm absorbs scale)
+  opt.output_final_state = state != nullptr;
+  torch::Tensor init = state ? state->ssm : torch::Tensor();
+  kernels::LinearAttnResult r;
+  if (state && t == 1) {
+    auto g = log_decay_.to(x.device()).expand({b, heads_});
+    r = kernels::scalar_decay_step(q.select(1, 0), k.select(1, 0), v.select(1, 0), g, init, 1.0);
+    r.o = r.o.unsqueeze(1);
+  } else {
+    auto g = log_decay_.to(x.device()).expand({b, t, heads_}).contiguous();
+    r = kernels::scalar_decay_chunked(q.contiguous(), k.contiguous(), v.contiguous(), g, init, opt);
+  }
+  if (state) {
+    state->ssm = r.final_state;
+    state->pos += t;
+  }
+  auto o = norm_(r.o.reshape({b, t, d}));
+  return wo_(torch::sigmoid(wg_(x)) * o);
+}
+
+void LightningAttention::init_weights(Init& init) {
+  init.weight(wqkv_->weight);
+  init.weight(wg_->weight);
+  init.residual_weight(wo_->weight);
+  norm_->init_weights(init);
+}
+
+}  // namespace scalelab::models

@@ -1,0 +1,92 @@
+#include "models/mamba2.h"
+
+#include <cmath>
+
+#include "kernels/scalar_decay/op.h"
+
+namespace scalelab::models {
+
+Mamba2Mixer::Mamba2Mixer(const MixerArgs& a)
+    : d_inner_(a.spec.mamba_d_inner()),
+      d_state_(a.spec.mamba_d_state),
+      heads_(a.spec.mamba_heads()),
+      head_dim_(a.spec.mamba_head_dim),
+      width_(a.spec.mamba_conv) {
+  const int64_t d = a.spec.d_model, conv_dim = d_inner_ + 2 * d_state_;
+  in_proj_ = register_module("in_proj", linear(d, 2 * d_inner_ + 2 * d_state_ + heads_));
+  conv1d_ = register_module(
+      "conv1d", torch::nn::Conv1d(
+                    torch::nn::Conv1dOptions(conv_dim, conv_dim, width_).groups(conv_dim).bias(true)));
+  dt_bias_ = register_parameter("dt_bias", torch::zeros({heads_}));
+  a_log_ = register_parameter("A_log", torch::zeros({heads_}));
+  d_skip_ = register_parameter("D", torch::ones({heads_}));
+  norm_ = register_module("norm", RMSNorm(d_inner_));
+  out_proj_ = register_module("out_proj", linear(d_inner_, d));
+}
+
+torch::Tensor Mamba2Mixer::conv(const torch::Tensor& xbc, MixerState* state) {
+  const int64_t b = xbc.size(0), conv_dim = xbc.size(2);
+  auto u = xbc.transpose(1, 2);  // [B, conv_dim, T]
+  // Left context: the previous inputs (generation) or zeros (causal padding).
+  auto past = state && state->conv.defined()
+                  ? state->conv.to(u.scalar_type())
+                  : torch::zeros({b, conv_dim, width_ - 1}, u.options());
+  auto padded = torch::cat({past, u}, 2);
+  if (state) state->conv = padded.narrow(2, padded.size(2) - (width_ - 1), width_ - 1);
+  auto y = torch::conv1d(padded, conv1d_->weight, conv1d_->bias, 1, 0, 1, conv_dim);
+  return torch::silu(y).transpose(1, 2);
+}
+
+torch::Tensor Mamba2Mixer::forward(const torch::Tensor& x, MixerState* state) {
+  const int64_t b = x.size(0), t = x.size(1);
+  auto zxbcdt = in_proj_(x);
+  auto z = zxbcdt.narrow(2, 0, d_inner_);
+  auto xbc = conv(zxbcdt.narrow(2, d_inner_, d_inner_ + 2 * d_state_), state);
+  auto dt = torch::softplus(zxbcdt.narrow(2, 2 * d_inner_ + 2 * d_state_, heads_).to(torch::kFloat32) +
+                            dt_bias_.to(torch::kFloat32));  // [B, T, H]
+  auto xs = xbc.narrow(2, 0, d_inner_).reshape({b, t, heads_, head_dim_});
+  auto bm = xbc.narrow(2, d_inner_, d_state_).unsqueeze(2);             // [B, T, 1, N]
+  auto cm = xbc.narrow(2, d_inner_ + d_state_, d_state_).unsqueeze(2);  // [B, T, 1, N]
+  // SSD as linear attention: dt scales the input (k = dt B) and the decay (g = dt A).
+  auto q = cm.expand({b, t, heads_, d_state_}).contiguous();
+  auto k = (bm.to(torch::kFloat32) * dt.unsqueeze(-1)).to(xs.scalar_type());
+  auto g = dt * -torch::exp(a_log_.to(torch::kFloat32));
+  torch::Tensor init = state ? state->ssm : torch::Tensor();
+  kernels::LinearAttnResult r;
+  if (state && t == 1) {
+    r = kernels::scalar_decay_step(q.select(1, 0), k.select(1, 0), xs.select(1, 0), g.select(1, 0),
+                                   init, 1.0);
+    r.o = r.o.unsqueeze(1);
+  } else {
+    kernels::LinearAttnOptions opt;
+    opt.scale = 1.0;
+    opt.output_final_state = state != nullptr;
+    r = kernels::scalar_decay_chunked(q, k, xs.contiguous(), g, init, opt);
+  }
+  if (state) {
+    state->ssm = r.final_state;
+    state->pos += t;
+  }
+  auto y = r.o + xs * d_skip_.view({heads_, 1}).to(xs.scalar_type());
+  y = norm_(y.reshape({b, t, d_inner_}) * torch::silu(z));
+  return out_proj_(y);
+}
+
+void Mamba2Mixer::init_weights(Init& init) {
+  init.weight(in_proj_->weight);
+  init.residual_weight(out_proj_->weight);
+  // PyTorch's Conv1d default: U(+-1/sqrt(fan_in)), fan_in = width (depthwise).
+  const double bound = 1.0 / std::sqrt(static_cast<double>(width_));
+  init.uniform(conv1d_->weight, -bound, bound);
+  init.uniform(conv1d_->bias, -bound, bound);
+  // mamba_ssm: dt log-uniform in [1e-3, 1e-1] (floor 1e-4), dt_bias its
+  // inverse softplus; A uniform in [1, 16]; D = 1.
+  auto u = torch::empty({heads_}, torch::kFloat64).uniform_(0.0, 1.0, init.generator());
+  auto dt = torch::exp(u * (std::log(0.1) - std::log(1e-3)) + std::log(1e-3)).clamp_min(1e-4);
+  init.copy(dt_bias_, dt + torch::log(-torch::expm1(-dt)));
+  init.copy(a_log_, torch::log(torch::empty({heads_}, torch::kFloat64).uniform_(1.0, 16.0, init.generator())));
+  init.fill(d_skip_, 1.0);
+  norm_->init_weights(init);
+}
+
+}  // namespace scalelab::models

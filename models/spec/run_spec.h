@@ -1,0 +1,54 @@
+// RunSpec: everything that defines one training run, and its identity.
+//
+// The planner builds it from a sheet row, stores canonical_json() in runs.spec
+// and run_id() as runs.id; the trainer reads it back with from_json(). Two runs
+// with the same RunSpec are the same run, whatever sheet or stage named them,
+// so re-planning a sheet is a no-op.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "models/spec/spec.h"
+
+namespace scalelab::spec {
+
+struct RunSpec {
+  ModelSpec model;
+  int64_t tokens = 0;           // training tokens
+  int64_t batch_tokens = 8192;  // tokens per optimiser step (batch = batch_tokens / seq_len)
+  double lr = 3e-3;             // peak learning rate
+  double min_lr_ratio = 0.1;    // final lr = min_lr_ratio * lr
+  double warmup = 0.05;         // < 1: fraction of the steps; >= 1: steps
+  std::string schedule = "cosine";  // cosine | wsd | constant
+  double decay_fraction = 0.2;  // wsd: the final fraction of steps that decays
+  double weight_decay = 0.1;
+  double beta1 = 0.9;
+  double beta2 = 0.95;
+  double grad_clip = 1.0;
+  uint64_t seed = 0;
+  std::string data = "builtin:kjv";  // "builtin:kjv" or a text file path
+  int64_t eval_every = 0;       // steps between held-out evaluations; 0: ~20 per run
+  int64_t eval_tokens = 65536;  // held-out tokens per evaluation
+
+  int64_t batch_size() const { return batch_tokens / model.seq_len; }
+  int64_t steps() const;         // ceil(tokens / (batch_size * seq_len))
+  int64_t warmup_steps() const;
+  int64_t eval_interval() const;
+};
+
+// Canonical form: keys sorted, the model as its canonical descriptor.
+nlohmann::json to_json(const RunSpec& r);
+// Throws SpecError naming the field for a missing or bad one.
+RunSpec run_spec_from_json(const nlohmann::json& j);
+std::string canonical_json(const RunSpec& r);
+// 16 hex digits of XXH3-64 over canonical_json(r).
+std::string run_id(const RunSpec& r);
+// The same id from an already computed canonical_json(r), so a planner that
+// stores the JSON does not build it twice.
+std::string run_id_of_canonical(std::string_view canonical);
+
+}  // namespace scalelab::spec

@@ -1,0 +1,203 @@
+// One expanded run: its model (cached: a sweep has far fewer shapes than
+// runs), its token budget, its RunSpec and identity.
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <filesystem>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "sweep/planner_impl.h"
+
+namespace scalelab::sweep {
+namespace detail {
+namespace {
+
+int to_int(int64_t v, Col c) {
+  if (v < INT_MIN || v > INT_MAX) throw spec::SpecError(name_of(c), name_of(c) + " is too large");
+  return static_cast<int>(v);
+}
+
+// Where a spec::SpecError points: the column named like its field, else arch.
+std::string column_for_field(const std::string& field) {
+  if (find_column(field)) return field;
+  if (field == "n_layers") return "layers";
+  if (field == "n_heads") return "heads";
+  return "arch";
+}
+
+}  // namespace
+
+const ModelInfo& Planner::model(const Current& cur) {
+  std::string key = cur[idx(Col::Arch)] ? cur[idx(Col::Arch)]->text : std::string("softmax");
+  static constexpr Col kInts[] = {Col::Layers,      Col::DModel,      Col::Heads,
+                                  Col::KvHeads,     Col::Ffn,         Col::Vocab,
+                                  Col::SeqLen,      Col::MambaDState, Col::MambaExpand,
+                                  Col::MambaHeadDim, Col::MambaConv};
+  for (Col c : kInts) {
+    key += '\x1f';
+    if (cur[idx(c)]) key += std::to_string(cur[idx(c)]->i);
+  }
+  key += cur[idx(Col::TieEmbeddings)] ? (cur[idx(Col::TieEmbeddings)]->b ? "|t" : "|u") : "|";
+  auto it = models_.find(key);
+  if (it != models_.end()) return it->second;
+  ModelInfo info;
+  spec::ModelSpec& m = info.spec;
+  try {
+    if (cur[idx(Col::Arch)]) m.arch = cur[idx(Col::Arch)]->text;
+    auto set = [&](Col c, int& field) {
+      if (cur[idx(c)]) field = to_int(cur[idx(c)]->i, c);
+    };
+    set(Col::Layers, m.n_layers);
+    set(Col::DModel, m.d_model);
+    set(Col::Heads, m.n_heads);
+    set(Col::KvHeads, m.n_kv_heads);
+    set(Col::Ffn, m.d_ffn);
+    set(Col::Vocab, m.vocab);
+    set(Col::SeqLen, m.seq_len);
+    set(Col::MambaDState, m.mamba_d_state);
+    set(Col::MambaExpand, m.mamba_expand);
+    set(Col::MambaHeadDim, m.mamba_head_dim);
+    set(Col::MambaConv, m.mamba_conv);
+    if (cur[idx(Col::TieEmbeddings)]) m.tie_embeddings = cur[idx(Col::TieEmbeddings)]->b;
+    spec::resolve(m);
+    info.params = spec::count_params(m);
+    info.flops_per_token = spec::train_flops_per_token(m);
+  } catch (const spec::SpecError& e) {
+    info.error = e;
+  }
+  return models_.emplace(std::move(key), std::move(info)).first->second;
+}
+
+std::optional<int64_t> Planner::budget_tokens(const Current& cur, const ModelInfo& mi, int line) {
+  double tokens = 0;
+  Col col = Col::Tokens;
+  if (cur[idx(Col::Tokens)]) {
+    tokens = static_cast<double>(cur[idx(Col::Tokens)]->i);
+  } else if (cur[idx(Col::TokensPerParam)]) {
+    col = Col::TokensPerParam;
+    tokens = std::round(cur[idx(col)]->d * static_cast<double>(mi.params.total));
+  } else {
+    col = Col::Flops;
+    tokens = std::round(cur[idx(col)]->d / mi.flops_per_token);
+  }
+  if (!(tokens >= 1)) {
+    errors_.add(line, name_of(col),
+                fmt::format("token budget gives {} tokens; it must give at least 1", tokens));
+    return std::nullopt;
+  }
+  if (tokens > 9e18) {
+    errors_.add(line, name_of(col), "token budget gives more than 9e18 tokens");
+    return std::nullopt;
+  }
+  return static_cast<int64_t>(tokens);
+}
+
+bool Planner::fill_run_spec(const Current& cur, int line, spec::RunSpec& r) {
+  bool ok = true;
+  auto check = [&](Col c, bool good, const std::string& what) {
+    if (!good) errors_.add(line, name_of(c), name_of(c) + " " + what);
+    ok = ok && good;
+  };
+  auto real = [&](Col c, double& field, double lo, double hi, const char* what) {
+    if (!cur[idx(c)]) return;
+    field = cur[idx(c)]->d;
+    check(c, field >= lo && field <= hi, fmt::format("{}, got {}", what, field));
+  };
+  if (cur[idx(Col::BatchTokens)]) r.batch_tokens = cur[idx(Col::BatchTokens)]->i;
+  check(Col::BatchTokens, r.batch_tokens >= r.model.seq_len,
+        "(" + std::to_string(r.batch_tokens) + ") is smaller than seq_len (" +
+            std::to_string(r.model.seq_len) + ")");
+  real(Col::Lr, r.lr, 1e-300, 1e300, "must be positive");
+  real(Col::MinLrRatio, r.min_lr_ratio, 0, 1, "must be in [0, 1]");
+  real(Col::Warmup, r.warmup, 0, 1e18, "must be >= 0 (a fraction below 1, steps from 1)");
+  real(Col::DecayFraction, r.decay_fraction, 0, 1, "must be in [0, 1]");
+  real(Col::WeightDecay, r.weight_decay, 0, 1e300, "must be >= 0");
+  real(Col::Beta1, r.beta1, 0, 0.999999999, "must be in [0, 1)");
+  real(Col::Beta2, r.beta2, 0, 0.999999999, "must be in [0, 1)");
+  real(Col::GradClip, r.grad_clip, 0, 1e300, "must be >= 0 (0 = off)");
+  if (cur[idx(Col::Schedule)]) r.schedule = cur[idx(Col::Schedule)]->text;
+  if (cur[idx(Col::Data)]) r.data = cur[idx(Col::Data)]->text;
+  if (cur[idx(Col::Seed)]) {
+    check(Col::Seed, cur[idx(Col::Seed)]->i >= 0, "must be >= 0");
+    r.seed = static_cast<uint64_t>(cur[idx(Col::Seed)]->i);
+  }
+  if (cur[idx(Col::EvalEvery)]) r.eval_every = cur[idx(Col::EvalEvery)]->i;
+  check(Col::EvalEvery, r.eval_every >= 0, "must be >= 0 (0 = about 20 per run)");
+  if (cur[idx(Col::EvalTokens)]) r.eval_tokens = cur[idx(Col::EvalTokens)]->i;
+  check(Col::EvalTokens, r.eval_tokens > 0, "must be positive");
+  return ok;
+}
+
+void Planner::add_run(const SheetRow& row, const Current& cur) {
+  const ModelInfo& mi = model(cur);
+  if (mi.error) {
+    errors_.add(row.line, column_for_field(mi.error->field), mi.error->what());
+    return;
+  }
+  std::optional<int64_t> tokens = budget_tokens(cur, mi, row.line);
+  PlannedRun run;
+  run.spec.model = mi.spec;
+  if (!fill_run_spec(cur, row.line, run.spec) || !tokens) return;
+  run.spec.tokens = *tokens;
+  run.line = row.line;
+  run.flops_per_token = mi.flops_per_token;
+  db::Run& r = run.row;
+  r.sweep = plan_.sweep;
+  r.stage = cur[idx(Col::Stage)] ? cur[idx(Col::Stage)]->text : "";
+  r.name = cur[idx(Col::Name)] ? cur[idx(Col::Name)]->text : "";
+  r.arch = mi.spec.arch;
+  r.params = mi.params.total;
+  r.nonembedding_params = mi.params.non_embedding;
+  r.tokens = *tokens;
+  r.flops = mi.flops_per_token * static_cast<double>(*tokens);
+  r.priority = cur[idx(Col::Priority)] ? static_cast<int>(cur[idx(Col::Priority)]->i) : 0;
+  run.cost = account(run.spec, r.params, r.flops, plan_.hw);
+  plan_.runs.push_back(std::move(run));
+}
+
+// Identity is the costly part of planning (a JSON document per run), so it is
+// computed once per run, on every core, after the whole sheet has expanded.
+void Planner::assign_ids() {
+  std::vector<PlannedRun>& runs = plan_.runs;
+  auto work = [&runs](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      runs[i].row.spec_json = spec::canonical_json(runs[i].spec);
+      runs[i].row.id = spec::run_id_of_canonical(runs[i].row.spec_json);
+    }
+  };
+  const size_t n = runs.size();
+  const size_t threads = n < 4096 ? 1 : std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 8);
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work, n * t / threads, n * (t + 1) / threads);
+  work(0, n / threads);
+  for (std::thread& th : pool) th.join();
+  // Two rows describing the same run give one run: the first row's.
+  std::unordered_map<std::string, size_t> first;
+  first.reserve(n);
+  std::vector<PlannedRun> unique;
+  unique.reserve(n);
+  for (PlannedRun& run : runs) {
+    auto [it, fresh] = first.emplace(run.row.id, unique.size());
+    if (fresh) unique.push_back(std::move(run));
+    else plan_.duplicates.push_back({run.line, unique[it->second].line, run.row.id});
+  }
+  runs = std::move(unique);
+}
+
+}  // namespace detail
+
+Plan plan_sheet(const Sheet& sheet, const PlanOptions& opts) {
+  return detail::Planner(sheet, opts).run();
+}
+
+Plan plan_file(const std::string& path, const PlanOptions& opts) {
+  return plan_sheet(read_sheet(path), opts);
+}
+
+std::string sweep_name_for(const std::string& path) {
+  return std::filesystem::path(path).stem().string();
+}
+
+}  // namespace scalelab::sweep

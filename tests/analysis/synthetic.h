@@ -1,0 +1,35 @@
+// Synthetic sweeps drawn from known scaling laws, for the analysis tests.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "analysis/chinchilla3.h"
+#include "analysis/data.h"
+
+namespace scalelab::db { class Database; }
+
+namespace scalelab::analysis::testing {
+
+struct SweepSpec {
+  std::string arch = "softmax";
+  Chinchilla3Params law{1.69, 406.4, 410.7, 0.34, 0.28};
+  std::vector<double> sizes;         // N
+  std::vector<double> tokens_per_n;  // D = ratio * N, one run per (size, ratio)
+  double noise = 0.0;                // sd of multiplicative log-normal noise on losses
+  int curve_points = 0;              // logged points per run (0: none)
+  uint64_t seed = 1;
+};
+
+// Runs with C = 6 N D, final loss and (optionally) a training curve whose
+// points follow the same law at the tokens seen so far.
+std::vector<RunPoint> make_sweep(const SweepSpec& s);
+
+// Log-spaced values from lo to hi.
+std::vector<double> logspace(double lo, double hi, int n);
+
+// Inserts the runs as done runs with their curves (val_loss) into DB.
+void insert_sweep(db::Database& db, const std::vector<RunPoint>& runs);
+
+}  // namespace scalelab::analysis::testing

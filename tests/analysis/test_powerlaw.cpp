@@ -1,0 +1,99 @@
+// Kaplan-style laws: recovery from noisy synthetic data and refusals.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "analysis/fits.h"
+#include "analysis/powerlaw.h"
+#include "tests/analysis/synthetic.h"
+
+namespace scalelab::analysis {
+namespace {
+
+using testing::logspace;
+
+struct Truth {
+  double E, A, alpha;
+  double operator()(double x) const { return E + A * std::pow(x, -alpha); }
+};
+
+std::vector<double> noisy(const Truth& t, const std::vector<double>& x, double sd, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> z(0, sd);
+  std::vector<double> y;
+  for (double v : x) y.push_back(t(v) * std::exp(z(rng)));
+  return y;
+}
+
+// Issue 3: L(C) = E + A C^-alpha recovers E, A, alpha within 2% from noisy points.
+TEST(PowerLaw, RecoversLossVsComputeWithin2Percent) {
+  const Truth t{1.8, 2000.0, 0.2};  // loss 4.6 at 1e15 FLOPs down to 1.9 at 1e21
+  const std::vector<double> c = logspace(1e15, 1e21, 40);
+  for (uint64_t seed = 1; seed <= 5; ++seed) {
+    const PowerLaw f = fit_power_law(c, noisy(t, c, 0.002, seed), true);
+    EXPECT_NEAR(f.E, t.E, 0.02 * t.E) << "seed " << seed;
+    EXPECT_NEAR(f.A, t.A, 0.02 * t.A) << "seed " << seed;
+    EXPECT_NEAR(f.alpha, t.alpha, 0.02 * t.alpha) << "seed " << seed;
+    EXPECT_LT(f.rms_log_residual, 0.004);
+  }
+}
+
+TEST(PowerLaw, WithoutIrreducibleLoss) {
+  const Truth t{0.0, 12.0, 0.076};  // Kaplan's L(N) exponent
+  const std::vector<double> n = logspace(1e6, 1e10, 12);
+  const PowerLaw f = fit_power_law(n, noisy(t, n, 0.003, 3), false);
+  EXPECT_EQ(f.E, 0.0);
+  EXPECT_NEAR(f.alpha, t.alpha, 0.02 * t.alpha);
+  EXPECT_NEAR(f.A, t.A, 0.05 * t.A);
+}
+
+TEST(PowerLaw, InverseUndoesTheLaw) {
+  const PowerLaw f{1.5, 300.0, 0.3, true, 0};
+  for (double c : {1e12, 1e16, 1e20}) EXPECT_NEAR(f.inverse(f(c)) / c, 1.0, 1e-9);
+  EXPECT_TRUE(std::isinf(f.inverse(1.5)));
+  EXPECT_TRUE(std::isinf(f.inverse(1.0)));
+}
+
+TEST(PowerLaw, RefusesDegenerateData) {
+  EXPECT_THROW(fit_power_law({1e18, 1e18, 1e18}, {3, 3.1, 2.9}, true), FitError);
+  EXPECT_THROW(fit_power_law({1e17, 1e18}, {3, 2.5}, true), FitError);  // 2 points, 3 params
+  EXPECT_THROW(fit_power_law({1e17, 1e18, 1e19}, {2.5, 2.7, 3.0}, true), FitError);  // rising
+  EXPECT_THROW(fit_power_law({1e17, 1e18, 1e19}, {3.0, NAN, 2.0}, true), FitError);
+  EXPECT_THROW(fit_power_law({1e17, -1e18, 1e19}, {3.0, 2.5, 2.0}, false), FitError);
+  try {
+    fit_power_law({5, 5, 5, 5}, {3, 2, 1, 2}, false);
+    FAIL();
+  } catch (const FitError& e) {
+    EXPECT_NE(std::string(e.what()).find("all runs are equal"), std::string::npos) << e.what();
+  }
+}
+
+// L(N) from the lowest loss of each size, and L(D) from the lowest loss of
+// each token count, through the same entry point the CLI uses.
+TEST(Kaplan, LossVsParamsAndTokens) {
+  testing::SweepSpec s;
+  // D so large that the B/D^beta term is ~0.001: the loss is E + A/N^alpha.
+  s.law = {1.7, 400.0, 1e-9, 0.34, 0.28};
+  s.sizes = logspace(1e6, 1e9, 8);
+  s.tokens_per_n = {1000.0, 2000.0};
+  s.noise = 0.001;
+  FitOptions opt;
+  opt.bootstrap = 0;
+  const FitResult n = fit_kaplan(testing::make_sweep(s), 'n', true, "softmax", opt);
+  EXPECT_EQ(n.method, "kaplan_n");
+  EXPECT_EQ(n.n_points, 16);
+  EXPECT_NEAR(n.param("E"), 1.7, 0.02 * 1.7);
+  EXPECT_NEAR(n.param("alpha"), 0.34, 0.02 * 0.34);
+
+  s.law = {1.7, 1e-9, 410.0, 0.34, 0.28};  // now only D matters
+  s.sizes = {1e8};
+  s.tokens_per_n = logspace(1, 1000, 8);
+  const FitResult d = fit_kaplan(testing::make_sweep(s), 'd', true, "softmax", opt);
+  EXPECT_NEAR(d.param("E"), 1.7, 0.02 * 1.7);
+  EXPECT_NEAR(d.param("alpha"), 0.28, 0.02 * 0.28);
+  EXPECT_NEAR(d.param("A") / 410.0, 1.0, 0.1);
+}
+
+}  // namespace
+}  // namespace scalelab::analysis

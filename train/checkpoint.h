@@ -1,0 +1,33 @@
+// Checkpoints of one run: model, optimiser state, step and the run's identity,
+// written atomically (temp file, fsync, rename) so a killed process leaves
+// either the previous checkpoint or the new one, never half of one.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace scalelab::train {
+
+struct CheckpointInfo {
+  std::string run_id;
+  int64_t step = 0;           // optimiser steps completed
+  int64_t tokens = 0;         // tokens consumed
+  double elapsed_s = 0;       // training wall time before this checkpoint
+};
+
+// Writes PATH (the model and optimizer are any torch modules/optimizers).
+void save_checkpoint(const std::string& path, const CheckpointInfo& info, torch::nn::Module& model,
+                     torch::optim::Optimizer& opt);
+
+// Reads PATH into MODEL and OPT. nullopt when PATH does not exist. Throws
+// std::runtime_error naming PATH when it is corrupt or belongs to another run
+// (EXPECT_RUN_ID), so a resumed run never silently continues the wrong state.
+std::optional<CheckpointInfo> load_checkpoint(const std::string& path,
+                                              const std::string& expect_run_id,
+                                              torch::nn::Module& model,
+                                              torch::optim::Optimizer& opt);
+
+}  // namespace scalelab::train

@@ -1,0 +1,54 @@
+// Trains one run from scratch (or resumes it from its checkpoint) and records
+// everything in the database.
+//
+// Per step: lr from the schedule, a batch that is a function of (seed, step),
+// forward (bf16 autocast on CUDA), cross-entropy, backward, global-norm
+// clipping, AdamW. Every log interval a metrics row (mean train loss since the
+// last row, lr, tokens/s); every eval interval and at the end the held-out loss
+// on the same fixed validation windows for every run, so runs compare.
+//
+// Nothing is lost: the checkpoint is written atomically every
+// checkpoint_every_s and when asked to stop (SIGINT/SIGTERM); a non-finite loss
+// is recorded explicitly (as NaN) and fails the run with the step it happened at.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "db/db.h"
+#include "models/spec/run_spec.h"
+
+namespace scalelab::train {
+
+struct TrainOptions {
+  std::string run_dir;               // holds checkpoint.pt and model.pt; created if missing
+  std::string device = "auto";       // auto (cuda if available) | cpu | cuda | cuda:N
+  double checkpoint_every_s = 120;   // wall seconds between checkpoints
+  double heartbeat_every_s = 10;
+  int64_t log_every = 0;             // steps between metric rows; 0: ~100 rows per run
+  int64_t micro_batch = 0;           // sequences per forward; 0: the whole batch
+  bool progress = true;              // one progress line per log interval on stderr
+  const std::atomic<bool>* stop = nullptr;  // set by a signal handler: checkpoint and return
+  // Called after every optimiser step with (steps done, that step's loss).
+  std::function<void(int64_t, double)> on_step;
+};
+
+enum class Outcome { Done, Failed, Interrupted };
+
+struct TrainResult {
+  Outcome outcome = Outcome::Failed;
+  std::string error;        // why, when Failed
+  int64_t steps_done = 0;
+  double final_val_loss = 0;
+  double tokens_per_s = 0;  // mean over this process's steps
+  std::string env_json;     // code version, hardware, library versions, seed
+};
+
+// Trains RUN (already claimed as running by this process or its scheduler),
+// logging metrics and heartbeats to DB. Does not change the run's status: the
+// caller records the outcome (finish_run / fail_run / requeue).
+TrainResult train_run(db::Database& db, const db::Run& run, const TrainOptions& opt);
+
+}  // namespace scalelab::train
