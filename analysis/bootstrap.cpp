@@ -17,7 +17,7 @@ double quantile(std::vector<double> v, double q) {
   const size_t i = static_cast<size_t>(std::floor(pos));
   if (i + 1 >= v.size()) return v.back();
   const double t = pos - static_cast<double>(i);
-  if (t == 0) return v[i];
+  if (t == 0 || v[i] == v[i + 1]) return v[i];  // also keeps inf (a multiplier) from inf - inf
   return v[i] + t * (v[i + 1] - v[i]);
 }
 

@@ -75,26 +75,32 @@ void base(FitResult& r, const std::string& method, const std::string& arch,
   r.extra["n_axis"] = to_string(opt.n_axis);
 }
 
-// Kaplan x/y points: every run for C; the lowest final loss per distinct value for N, D.
+// Kaplan x/y points: the lowest final loss at each compute budget (runs within
+// the IsoFLOP tolerance share one; for an IsoFLOP sweep that is the
+// compute-efficient frontier, not the cloud of mis-sized runs), and at each
+// distinct N or D. The winner is repeated as often as it occurs in RUNS, so a
+// bootstrap resample weights it like any other duplicated run.
 std::pair<std::vector<double>, std::vector<double>> kaplan_points(const std::vector<RunPoint>& runs,
-                                                                  char axis) {
-  std::vector<double> x, y;
+                                                                  char axis, double tolerance) {
+  std::vector<std::vector<size_t>> groups;
   if (axis == 'c') {
-    for (const RunPoint& r : runs) {
-      x.push_back(r.c);
-      y.push_back(r.loss);
-    }
-    return {x, y};
+    for (IsoFlopBudget& b : isoflop_budgets(runs, tolerance)) groups.push_back(std::move(b.members));
+  } else {
+    std::map<double, std::vector<size_t>> by;
+    for (size_t i = 0; i < runs.size(); ++i) by[axis == 'n' ? runs[i].n : runs[i].d].push_back(i);
+    for (auto& [k, g] : by) groups.push_back(std::move(g));
   }
-  std::map<double, double> best;
-  for (const RunPoint& r : runs) {
-    const double k = axis == 'n' ? r.n : r.d;
-    auto [it, fresh] = best.emplace(k, r.loss);
-    if (!fresh) it->second = std::min(it->second, r.loss);
-  }
-  for (auto [k, l] : best) {
-    x.push_back(k);
-    y.push_back(l);
+  std::vector<double> x, y;
+  for (const auto& g : groups) {
+    size_t best = g.front();
+    for (size_t i : g)
+      if (runs[i].loss < runs[best].loss) best = i;
+    const double xv = axis == 'c' ? runs[best].c : axis == 'n' ? runs[best].n : runs[best].d;
+    for (size_t i : g)
+      if (runs[i].id == runs[best].id) {
+        x.push_back(xv);
+        y.push_back(runs[best].loss);
+      }
   }
   return {x, y};
 }
@@ -163,7 +169,8 @@ FitResult fit_kaplan(const std::vector<RunPoint>& runs, char axis, bool with_e,
   r.formula = fmt::format("L({0}) = {1}A * {0}^-alpha", X, with_e ? "E + " : "");
   r.extra["x"] = X;
   r.extra["x_unit"] = axis == 'c' ? "FLOPs" : axis == 'n' ? "parameters" : "tokens";
-  r.extra["points"] = axis == 'c' ? "final loss of every run"
+  r.extra["points"] = axis == 'c' ? fmt::format("lowest final loss per compute budget (runs within "
+                                                "{:.0f}% share one)", 100 * opt.isoflop_tolerance)
                                   : fmt::format("lowest final loss at each distinct {}", X);
   Names names;
   if (with_e) names.params.push_back("E");
@@ -171,7 +178,7 @@ FitResult fit_kaplan(const std::vector<RunPoint>& runs, char axis, bool with_e,
   const std::vector<double> budgets = axis == 'c' ? budgets_of(runs, opt) : std::vector<double>{};
   for (double c : budgets) names.derived.push_back({"loss", c});
   const Quantities q = [&](const std::vector<RunPoint>& rs) {
-    const auto [x, y] = kaplan_points(rs, axis);
+    const auto [x, y] = kaplan_points(rs, axis, opt.isoflop_tolerance);
     const PowerLaw law = fit_power_law(x, y, with_e);
     std::vector<double> v;
     if (with_e) v.push_back(law.E);
@@ -179,7 +186,7 @@ FitResult fit_kaplan(const std::vector<RunPoint>& runs, char axis, bool with_e,
     for (double c : budgets) v.push_back(law(c));
     return v;
   };
-  const auto [x, y] = kaplan_points(runs, axis);
+  const auto [x, y] = kaplan_points(runs, axis, opt.isoflop_tolerance);
   r.extra["rms_log_residual"] = fit_power_law(x, y, with_e).rms_log_residual;
   fill(r, names, q(runs), runs, q, opt);
   return r;
@@ -272,6 +279,8 @@ FitResult fit_approach3(const std::vector<RunPoint>& runs, const std::string& ar
     full = fit_chinchilla3(points(runs), full_opt);
   } catch (const std::invalid_argument& e) {
     throw FitError(e.what());
+  } catch (const std::runtime_error& e) {  // no start reached a finite optimum
+    throw FitError(e.what());
   }
   r.extra["objective"] = full.objective;
   r.extra["starts"] = full.starts;
@@ -319,8 +328,8 @@ FitResult fit_compare(const std::vector<RunPoint>& arch_runs,
   const Quantities q = [&](const std::vector<RunPoint>& rs) {
     std::vector<RunPoint> mine, theirs;
     for (const RunPoint& p : rs) (p.arch == base_arch ? theirs : mine).push_back(p);
-    const auto [xa, ya] = kaplan_points(mine, 'c');
-    const auto [xb, yb] = kaplan_points(theirs, 'c');
+    const auto [xa, ya] = kaplan_points(mine, 'c', opt.isoflop_tolerance);
+    const auto [xb, yb] = kaplan_points(theirs, 'c', opt.isoflop_tolerance);
     const PowerLaw la = fit_power_law(xa, ya, true), lb = fit_power_law(xb, yb, true);
     std::vector<double> v;
     for (double c : budgets) {

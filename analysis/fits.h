@@ -1,5 +1,5 @@
 // Every fit of issue 6 over a set of finished runs, with bootstrap intervals:
-//   kaplan_c / kaplan_c0   L(C) = E + A C^-alpha  /  A C^-alpha     (one point per run)
+//   kaplan_c / kaplan_c0   L(C) = E + A C^-alpha  /  A C^-alpha (lowest loss per budget)
 //   kaplan_n / kaplan_n0   L(N), the lowest final loss of each model size
 //   kaplan_d / kaplan_d0   L(D), the lowest final loss of each token count
 //   chinchilla1            training-curve envelope -> N_opt, D_opt ~ C^a, C^b

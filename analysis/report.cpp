@@ -38,8 +38,8 @@ std::string n_label(NAxis n) {
 
 // The power law of a kaplan_c / kaplan_c0 fit, sampled over [lo, hi].
 Series law_series(const FitResult& f, double lo, double hi, const std::string& colour,
-                  const std::string& label, bool dashed) {
-  Series s{label, colour, {}, {}, Series::Style::Line, dashed};
+                  const std::string& label, const std::string& dash) {
+  Series s{label, colour, {}, {}, Series::Style::Line, dash};
   const Estimate* e = f.find_param("E");
   const double E = e ? e->value : 0, A = f.param("A"), alpha = f.param("alpha");
   for (double c : log_grid(lo, hi, 60)) {
@@ -58,13 +58,13 @@ std::string loss_vs_compute_svg(const ReportInput& in) {
   for (const RunPoint& r : in.runs) cmax = std::max(cmax, r.c);
   for (size_t k = 0; k < archs.size(); ++k) {
     const std::string col = palette(k);
-    Series pts{archs[k] + " (final)", col, {}, {}, Series::Style::Markers};
+    Series pts{archs[k] + " (final)", col, {}, {}, Series::Style::Markers, ""};
     double lo = INFINITY;
     for (const RunPoint& r : of_arch(in.runs, archs[k])) {
       pts.x.push_back(r.c);
       pts.y.push_back(r.loss);
       lo = std::min(lo, r.c);
-      Series curve{"", col, {}, {}, Series::Style::Faint};
+      Series curve{"", col, {}, {}, Series::Style::Faint, ""};
       for (const CurvePoint& p : r.curve) {
         curve.x.push_back(p.c);
         curve.y.push_back(p.loss);
@@ -73,12 +73,12 @@ std::string loss_vs_compute_svg(const ReportInput& in) {
     }
     series.push_back(std::move(pts));
     if (const FitResult* f = find_fit(in.suite, "kaplan_c", archs[k]))
-      series.push_back(law_series(*f, lo, cmax, col, archs[k] + " fit E+AC^-a", false));
+      series.push_back(law_series(*f, lo, cmax, col, archs[k] + " fit E+AC^-a", ""));
   }
   if (const FitResult* f = find_fit(in.suite, "kaplan_c", "")) {
     double lo = INFINITY;
     for (const RunPoint& r : in.runs) lo = std::min(lo, r.c);
-    series.push_back(law_series(*f, lo, cmax, "#000000", "pooled fit E+AC^-a", true));
+    series.push_back(law_series(*f, lo, cmax, "#000000", "pooled fit E+AC^-a", "6,4"));
   }
   Chart chart{"Loss vs compute (lines: training curves; bold: L(C) fits)", compute_label(in.compute),
               "validation loss (nats/token)"};
@@ -95,7 +95,7 @@ std::string isoflop_svg(const ReportInput& in) {
     for (const IsoFlopBudget& b : isoflop_budgets(rs)) {
       if (b.members.size() < 2) continue;
       const std::string col = palette(colour++);
-      Series pts{fmt::format("{} C={}", arch, format_flops(b.c)), col, {}, {}, Series::Style::Markers};
+      Series pts{fmt::format("{} C={}", arch, format_flops(b.c)), col, {}, {}, Series::Style::Markers, ""};
       double lo = INFINITY, hi = 0;
       for (size_t i : b.members) {
         pts.x.push_back(rs[i].n);
@@ -106,7 +106,7 @@ std::string isoflop_svg(const ReportInput& in) {
       if (!fit) continue;
       for (const auto& j : fit->extra.value("budgets", nlohmann::json::array())) {
         if (!j.contains("parabola") || std::fabs(std::log(j["c"].get<double>() / b.c)) > 0.01) continue;
-        Series par{"", col, {}, {}, Series::Style::Line};
+        Series par{"", col, {}, {}, Series::Style::Line, ""};
         const double q0 = j["parabola"][0], q1 = j["parabola"][1], q2 = j["parabola"][2];
         for (double n : log_grid(lo, hi, 40)) {
           par.x.push_back(n);
@@ -128,12 +128,15 @@ std::string optimal_n_svg(const ReportInput& in) {
   double lo = INFINITY, hi = 0;
   for (const RunPoint& r : in.runs) lo = std::min(lo, r.c), hi = std::max(hi, r.c);
   hi *= 10;
-  size_t k = 0;
+  const std::vector<std::string> archs = architectures(in.runs);
   for (const FitResult& f : in.suite.fits) {
-    const std::string col = palette(k++);
+    // Colour: architecture (as in the loss plot); dashes: approach 1, 2, 3.
+    const size_t k = static_cast<size_t>(
+        std::find(archs.begin(), archs.end(), f.arch) - archs.begin());
     const std::string who = f.arch.empty() ? "pooled" : f.arch;
-    Series s{fmt::format("{} {}", who, f.method), col, {}, {}, Series::Style::Line,
-             f.method == "chinchilla1"};
+    Series s{fmt::format("{} approach {}", who, f.method.substr(f.method.size() - 1)),
+             palette(k), {}, {}, Series::Style::Line,
+             f.method == "chinchilla1" ? "8,4" : f.method == "chinchilla2" ? "2,3" : ""};
     if (f.method == "chinchilla1" || f.method == "chinchilla2") {
       for (double c : log_grid(lo, hi, 40)) {
         s.x.push_back(c);

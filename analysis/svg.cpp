@@ -106,7 +106,7 @@ std::string render_svg(const Chart& chart, const std::vector<Series>& series) {
   if (!(xmin <= xmax)) throw std::invalid_argument("chart '" + chart.title + "' has no points");
   size_t legend_rows = 0;
   for (const Series& s : series) legend_rows += !s.label.empty();
-  const int left = 78, top = 34, bottom = 56, legend_w = legend_rows ? 200 : 10;
+  const int left = 78, top = 34, bottom = 56, legend_w = legend_rows ? 300 : 10;
   const int W = chart.width, H = chart.height;
   x.px0 = left, x.px1 = W - legend_w;
   y.px0 = H - bottom, y.px1 = top;
@@ -150,7 +150,7 @@ std::string render_svg(const Chart& chart, const std::vector<Series>& series) {
       o += fmt::format("<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"{}\"{}{}/>\n",
                        pts, s.color, s.style == Series::Style::Faint ? 1 : 2,
                        s.style == Series::Style::Faint ? " stroke-opacity=\"0.35\"" : "",
-                       s.dashed ? " stroke-dasharray=\"6,4\"" : "");
+                       s.dash.empty() ? std::string() : " stroke-dasharray=\"" + s.dash + "\"");
     if (s.label.empty()) continue;
     const double lx = x.px1 + 12, ly = top + 10 + 18 * row++;
     if (s.style == Series::Style::Markers)
@@ -158,9 +158,9 @@ std::string render_svg(const Chart& chart, const std::vector<Series>& series) {
     else
       o += fmt::format("<line x1=\"{:.1f}\" x2=\"{:.1f}\" y1=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"{}\" "
                        "stroke-width=\"2\"{}/>", lx, lx + 20, ly, ly, s.color,
-                       s.dashed ? " stroke-dasharray=\"6,4\"" : "");
+                       s.dash.empty() ? std::string() : " stroke-dasharray=\"" + s.dash + "\"");
     o += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\">{}</text>\n", lx + 26, ly + 4,
-                     xml_escape(s.label.substr(0, 28)));
+                     xml_escape(s.label.size() > 42 ? s.label.substr(0, 41) + "~" : s.label));
   }
   return o + "</svg>\n";
 }

@@ -13,13 +13,13 @@ struct Series {
   std::string color;  // CSS colour
   std::vector<double> x, y;
   Style style = Style::Markers;
-  bool dashed = false;
+  std::string dash;  // SVG stroke-dasharray, e.g. "6,4"; "" for a solid line
 };
 
 struct Chart {
   std::string title, x_label, y_label;
   bool log_x = true, log_y = true;
-  int width = 760, height = 460;
+  int width = 900, height = 480;
 };
 
 // Non-finite points (and non-positive ones on a log axis) are skipped.

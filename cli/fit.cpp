@@ -129,8 +129,7 @@ void add_fit(CLI::App& app, Context& ctx) {
       ->capture_default_str();
   sub->add_option("--points", a->points,
                   "fit a CSV of external points (columns params,tokens,loss) instead of the "
-                  "database; nothing is stored")
-      ->check(CLI::ExistingFile);
+                  "database; nothing is stored");
   sub->add_option("--format", a->format, "output format")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();

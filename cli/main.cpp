@@ -1,5 +1,4 @@
 // scalelab: plan, run, status, fit, report (and more) over one SQLite database.
-#include <spdlog/spdlog.h>
 
 #include <cstdio>
 #include <iostream>
@@ -20,8 +19,6 @@ int main(int argc, char** argv) {
   Context ctx;
   ctx.self = "/proc/self/exe";
   app.add_option("--db", ctx.db, "SQLite database")->capture_default_str();
-  bool verbose = false;
-  app.add_flag("-v,--verbose", verbose, "debug logging");
   for (AddCommand add : registry()) add(app, ctx);
   try {
     app.parse(argc, argv);

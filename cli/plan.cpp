@@ -32,12 +32,21 @@ with zip: (or zip.NAME:) vary together instead of multiplying.
 Token budget: exactly one of tokens, tokens_per_param, flops per run.)";
 
 std::string columns_help() {
-  std::string s = "\nColumns:";
+  std::string s = "\nColumns:\n", line;
+  auto flush = [&] {
+    if (!line.empty()) s += line + "\n";
+    line.clear();
+  };
   for (const sweep::ColumnDef& d : sweep::columns()) {
-    if (d.col == sweep::Col::RunId) s += "\nOutput-only columns (ignored when read):";
-    s += " " + std::string(d.name);
+    if (d.col == sweep::Col::RunId) {
+      flush();
+      s += "Output-only columns (written by --out, ignored when read):\n";
+    }
+    if (!line.empty() && line.size() + d.name.size() > 72) flush();
+    line += " " + std::string(d.name);
   }
-  return s + "\n";
+  flush();
+  return s;
 }
 
 void write_out(const PlanArgs& a, const sweep::Plan& plan) {
@@ -116,9 +125,10 @@ void run_plan(const PlanArgs& a, Context& ctx) {
     return;
   }
   db::Database db(ctx.db);
-  const sweep::ApplyResult res = sweep::write_plan(db, plan, a.prune);
+  const size_t planned = plan.runs.size();
+  const sweep::ApplyResult res = sweep::write_plan(db, std::move(plan), a.prune);
   human << fmt::format("\n{}: {} runs planned from {}: {} new, {} already there\n", ctx.db,
-                       plan.runs.size(), a.sheet, res.added.size(), res.existing);
+                       planned, a.sheet, res.added.size(), res.existing);
   print_removed(human, plan, res, a.prune);
 }
 

@@ -61,13 +61,24 @@ message(STATUS "scalelab: torch=${SCALELAB_HAVE_TORCH} cuda=${SCALELAB_HAVE_CUDA
 
 # Torch targets share one precompiled header: <torch/torch.h> costs ~15 s per
 # translation unit otherwise.
+# LibTorch ships fmt 12 headers, which shadow Debian's fmt 9 in torch targets;
+# using them header-only keeps each translation unit consistent (and spdlog,
+# built against fmt 9, out of torch targets).
 function(scalelab_torch_target tgt)
   target_link_libraries(${tgt} PUBLIC ${TORCH_LIBRARIES})
+  target_compile_definitions(${tgt} PRIVATE FMT_HEADER_ONLY=1)
+  # The PyPI libtorch.so exports its own copy of std::filesystem (some of it
+  # broken: remove_all jumps to null). Naming libstdc++ before LibTorch in the
+  # executable's DT_NEEDED makes the dynamic linker resolve those symbols to the
+  # system library.
+  target_link_options(${tgt} PUBLIC "LINKER:--push-state,--no-as-needed" "-lstdc++"
+                      "LINKER:--pop-state")
   target_compile_options(${tgt} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-Wno-unused-parameter>)
   if(NOT TARGET scalelab_torch_pch)
     file(WRITE ${CMAKE_BINARY_DIR}/pch_dummy.cpp "")
     add_library(scalelab_torch_pch STATIC ${CMAKE_BINARY_DIR}/pch_dummy.cpp)
     target_link_libraries(scalelab_torch_pch PUBLIC ${TORCH_LIBRARIES})
+    target_compile_definitions(scalelab_torch_pch PRIVATE FMT_HEADER_ONLY=1)
     target_precompile_headers(scalelab_torch_pch PRIVATE <torch/torch.h>)
   endif()
   target_precompile_headers(${tgt} REUSE_FROM scalelab_torch_pch)

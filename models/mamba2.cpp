@@ -33,7 +33,9 @@ torch::Tensor Mamba2Mixer::conv(const torch::Tensor& xbc, MixerState* state) {
                   : torch::zeros({b, conv_dim, width_ - 1}, u.options());
   auto padded = torch::cat({past, u}, 2);
   if (state) state->conv = padded.narrow(2, padded.size(2) - (width_ - 1), width_ - 1);
-  auto y = torch::conv1d(padded, conv1d_->weight, conv1d_->bias, 1, 0, 1, conv_dim);
+  // Explicit int64 lists: a bare 0 also converts to conv1d's string padding overload.
+  const std::vector<int64_t> one{1}, zero{0};
+  auto y = torch::conv1d(padded, conv1d_->weight, conv1d_->bias, one, zero, one, conv_dim);
   return torch::silu(y).transpose(1, 2);
 }
 

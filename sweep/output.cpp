@@ -73,6 +73,7 @@ std::string params_range(const BudgetRow& r) {
 }  // namespace
 
 std::string human_count(double v) {
+  if (std::abs(v) >= 999.5e12) return short_g(v, 3);  // past T, plain scientific: 3.3e15
   static const char* const suffix[] = {"", "k", "M", "B", "T"};
   int u = 0;
   // 999.7k would print as "1e3k": move up a unit before rounding gets there.

@@ -163,6 +163,7 @@ void Planner::plan_row(const SheetRow& row, Merged& defaults) {
                                   " runs, more than " + std::to_string(kMaxRowRuns));
     return;
   }
+  plan_.runs.reserve(plan_.runs.size() + static_cast<size_t>(total));
   expand(row, p, axes);
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 
@@ -173,17 +174,22 @@ void Planner::assign_ids() {
   for (size_t t = 1; t < threads; ++t) pool.emplace_back(work, n * t / threads, n * (t + 1) / threads);
   work(0, n / threads);
   for (std::thread& th : pool) th.join();
-  // Two rows describing the same run give one run: the first row's.
-  std::unordered_map<std::string, size_t> first;
+  // Two rows describing the same run give one run: the first row's. Keys are
+  // the ids' 64-bit values (16 hex digits would not fit a short string).
+  std::unordered_map<uint64_t, size_t> first;
   first.reserve(n);
-  std::vector<PlannedRun> unique;
-  unique.reserve(n);
-  for (PlannedRun& run : runs) {
-    auto [it, fresh] = first.emplace(run.row.id, unique.size());
-    if (fresh) unique.push_back(std::move(run));
-    else plan_.duplicates.push_back({run.line, unique[it->second].line, run.row.id});
+  size_t kept = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t key = std::strtoull(runs[i].row.id.c_str(), nullptr, 16);
+    auto [it, fresh] = first.emplace(key, kept);
+    if (!fresh) {
+      plan_.duplicates.push_back({runs[i].line, runs[it->second].line, runs[i].row.id});
+      continue;
+    }
+    if (kept != i) runs[kept] = std::move(runs[i]);
+    ++kept;
   }
-  runs = std::move(unique);
+  runs.resize(kept);
 }
 
 }  // namespace detail

@@ -105,25 +105,6 @@ void run_backward(const LinearAttnParams& p, void* stream) {
 
 void* current_stream() { return c10::cuda::getCurrentCUDAStream().stream(); }
 
-// Reverse cumulative sum over each sequence's rows of x [Ttot, H, GK].
-Tensor reverse_cumsum(const Tensor& x, const Plan& plan) {
-  if (!plan.cu.defined()) {
-    auto y = x.view({plan.num_seqs, plan.seq_len, x.size(1), x.size(2)});
-    return y.flip(1).cumsum(1).flip(1).view_as(x);
-  }
-  // Packed: suffix sums in fp64 over the whole packed axis, minus the suffix
-  // starting at each row's sequence end (fp64 keeps the difference exact).
-  const int64_t total = x.size(0);
-  auto suf = torch::cat({x.to(torch::kFloat64).flip(0).cumsum(0).flip(0),
-                         torch::zeros({1, x.size(1), x.size(2)}, x.options().dtype(torch::kFloat64))});
-  std::vector<int64_t> ends;
-  ends.reserve(total);
-  for (size_t n = 0; n < plan.bos.size(); ++n)
-    for (int64_t t = plan.bos[n]; t < plan.eos[n]; ++t) ends.push_back(plan.eos[n]);
-  auto idx = torch::tensor(ends, torch::kInt64).to(x.device());
-  return (suf.narrow(0, 0, total) - suf.index_select(0, idx)).to(torch::kFloat32);
-}
-
 void save_plan(AutogradContext* ctx, const Plan& plan) {
   ctx->saved_data["num_seqs"] = plan.num_seqs;
   ctx->saved_data["num_chunks"] = plan.num_chunks;
@@ -154,7 +135,7 @@ Plan load_plan(AutogradContext* ctx) {
 
 template <bool kVec>
 struct LinearAttnFunction : torch::autograd::Function<LinearAttnFunction<kVec>> {
-  // q, k, v bf16 [B,T,H,*]; g fp32; h0 fp32 [N,H,K,V] or undefined.
+  // q, k, v bf16 [B,T,H,*]; g fp32; h0 fp32 [N,H,K,V] or empty (zeros).
   static variable_list forward(AutogradContext* ctx, const Tensor& q, const Tensor& k,
                                const Tensor& v, const Tensor& g, const Tensor& h0, double scale,
                                std::shared_ptr<Plan> plan) {
@@ -168,21 +149,24 @@ struct LinearAttnFunction : torch::autograd::Function<LinearAttnFunction<kVec>> 
                         current_stream());
     auto o = torch::empty({B, T, H, V}, q.options());
     auto ht = torch::empty({plan->num_seqs, H, K, V}, fopts);
+    const bool has_h0 = h0.numel() > 0;
     const bool train = q.requires_grad() || k.requires_grad() || v.requires_grad() ||
-                       g.requires_grad() || (h0.defined() && h0.requires_grad());
-    Tensor hchunk = train ? torch::empty({plan->num_chunks, H, K, V}, fopts) : Tensor();
+                       g.requires_grad() || h0.requires_grad();
+    // Every chunk's entering state: written by the scan, read by the output
+    // kernel, and kept for the backward when training.
+    auto hchunk = torch::empty({plan->num_chunks, H, K, V}, fopts);
     p.q = q.data_ptr();
     p.k = k.data_ptr();
     p.v = v.data_ptr();
     p.gcum = gcum.data_ptr<float>();
-    p.h0 = h0.defined() ? h0.data_ptr<float>() : nullptr;
+    p.h0 = has_h0 ? h0.data_ptr<float>() : nullptr;
     p.o = o.data_ptr();
     p.ht = ht.data_ptr<float>();
-    p.hchunk = train ? hchunk.data_ptr<float>() : nullptr;
+    p.hchunk = hchunk.data_ptr<float>();
     run_forward<kVec>(p, current_stream());
-    ctx->save_for_backward({q, k, v, gcum, hchunk, ht});
+    ctx->save_for_backward({q, k, v, gcum, train ? hchunk : Tensor(), ht});
     ctx->saved_data["scale"] = scale;
-    ctx->saved_data["h0_defined"] = h0.defined();
+    ctx->saved_data["h0_defined"] = has_h0;
     ctx->saved_data["g_shape"] = g.sizes().vec();
     save_plan(ctx, *plan);
     return {o, ht};
@@ -239,7 +223,10 @@ struct LinearAttnFunction : torch::autograd::Function<LinearAttnFunction<kVec>> 
       };
       dgate.index_add_(0, to_dev(last), term.index_select(0, to_dev(keep)));
     }
-    auto dg = reverse_cumsum(dgate, plan).view(ctx->saved_data["g_shape"].toIntVector());
+    auto tot = torch::empty({plan.num_chunks, H, gk}, fopts);
+    launch_reverse_cumsum(dgate.data_ptr<float>(), tot.data_ptr<float>(), static_cast<int>(gk), p,
+                          current_stream());
+    auto dg = dgate.view(ctx->saved_data["g_shape"].toIntVector());
     Tensor dh0_out = ctx->saved_data["h0_defined"].toBool() ? dh0 : Tensor();
     return {dq, dk, dv, dg, dh0_out, Tensor(), Tensor()};
   }
@@ -256,7 +243,9 @@ LinearAttnResult chunked(bool vector_gate, const Tensor& q, const Tensor& k, con
   auto plan = std::make_shared<Plan>(make_plan(q, opt.cu_seqlens));
   auto qb = dense(q.to(torch::kBFloat16)), kb = dense(k.to(torch::kBFloat16));
   auto vb = dense(v.to(torch::kBFloat16)), gf = dense(g.to(torch::kFloat32));
-  auto h0 = initial_state.defined() ? dense(initial_state.to(torch::kFloat32)) : Tensor();
+  // autograd::Function inputs must be defined: "no initial state" is an empty tensor.
+  auto h0 = initial_state.defined() ? dense(initial_state.to(torch::kFloat32))
+                                    : torch::empty({0}, q.options().dtype(torch::kFloat32));
   variable_list out = vector_gate
                           ? LinearAttnFunction<true>::apply(qb, kb, vb, gf, h0, scale, plan)
                           : LinearAttnFunction<false>::apply(qb, kb, vb, gf, h0, scale, plan);

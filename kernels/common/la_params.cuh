@@ -60,6 +60,9 @@ struct LinearAttnParams {
 // g [Ttot, H, gk] fp32 -> gcum (chunk-local inclusive cumsum), same shape.
 void launch_chunk_cumsum(const float* g, float* gcum, int gk, const LinearAttnParams& p,
                          void* stream);
+// In place: x [Ttot, H, gk] -> suffix sums over each sequence's rows; tot is
+// scratch [NC, H, gk].
+void launch_reverse_cumsum(float* x, float* tot, int gk, const LinearAttnParams& p, void* stream);
 template <int DK, bool kVector>
 void launch_forward(const LinearAttnParams& p, void* stream);
 template <int DK, bool kVector>

@@ -49,6 +49,13 @@ TEST(CliFit, BadPointsFileExitsTwoNamingRowAndColumn) {
   EXPECT_NE(r.out.find(f + ":3:3: loss must be finite and positive"), std::string::npos) << r.out;
 }
 
+TEST(CliFit, MissingPointsFileExitsTwo) {
+  const Ran r = run("fit --points /nonexistent/points.csv");
+  EXPECT_EQ(r.rc, 2) << r.out;
+  EXPECT_NE(r.out.find("/nonexistent/points.csv:0:0: cannot open the file"), std::string::npos)
+      << r.out;
+}
+
 TEST(CliFit, PointsFileApproach3AsJson) {
   const fs::path d = temp_dir("scalelab_cli_points_ok");
   testing::SweepSpec s;
@@ -69,7 +76,9 @@ TEST(CliFit, PointsFileApproach3AsJson) {
   EXPECT_EQ(fit["method"], "chinchilla3");
   for (const auto& p : fit["params"]) {
     EXPECT_TRUE(p.contains("interval")) << p;
-    if (p["name"] == "E") EXPECT_NEAR(p["value"].get<double>(), 1.69, 0.05);
+    if (p["name"] == "E") {
+      EXPECT_NEAR(p["value"].get<double>(), 1.69, 0.05);
+    }
   }
 }
 

@@ -103,11 +103,11 @@ TEST(Report, WritesSelfContainedHtmlAndExports) {
 
 TEST(Svg, LogAxesLegendAndEscaping) {
   Chart c{"a < b", "x", "y"};
-  const std::string s = render_svg(c, {{"s&p", "#000", {1, 10, 100}, {3, 2, 1.5}}});
+  const std::string s = render_svg(c, {{"s&p", "#000", {1, 10, 100}, {3, 2, 1.5}, Series::Style::Markers, ""}});
   EXPECT_NE(s.find("a &lt; b"), std::string::npos);
   EXPECT_NE(s.find("s&amp;p"), std::string::npos);
   EXPECT_NE(s.find(">10<"), std::string::npos);  // a decade tick
-  EXPECT_THROW(render_svg(c, {{"none", "#000", {-1}, {1}}}), std::invalid_argument);
+  EXPECT_THROW(render_svg(c, {{"none", "#000", {-1}, {1}, Series::Style::Markers, ""}}), std::invalid_argument);
 }
 
 }  // namespace

@@ -203,6 +203,7 @@ TEST(Output, HumanUnits) {
   EXPECT_EQ(sw::human_count(125e6), "125M");
   EXPECT_EQ(sw::human_count(6738415616.0), "6.74B");
   EXPECT_EQ(sw::human_count(999.7e3), "1M");
+  EXPECT_EQ(sw::human_count(3.28e15), "3.28e15");
   EXPECT_EQ(sw::human_flops(2.5e18), "2.5e18");
   EXPECT_EQ(sw::human_flops(1.234e21), "1.2e21");
   EXPECT_EQ(sw::human_bytes(12.34e9), "12.3 GB");
