@@ -83,6 +83,8 @@ std::string suite_text(const FitSuite& s) {
       out += fmt::format("; {:.0f}% bootstrap intervals, {}/{} replicates", 100 * f.level,
                          f.bootstrap_ok, f.bootstrap);
     out += ")\n";
+    if (f.extra.contains("interval_note"))
+      out += "  (" + f.extra["interval_note"].get<std::string>() + ")\n";
     for (const Estimate& e : f.params)
       out += fmt::format("  {:<26} {:>11} {}\n", e.name, format_number(e.value), interval(e));
     for (const Estimate& e : f.derived)

@@ -48,10 +48,19 @@ void fill(FitResult& r, const Names& names, const std::vector<double>& values,
   r.bootstrap = opt.bootstrap;
   r.bootstrap_ok = b.ok;
   r.level = opt.level;
+  // Resamples that cannot be refitted are those with too few distinct runs; when
+  // they are most of them, the survivors are mostly the original sample and
+  // their spread would be a falsely narrow interval (zero-width with as many
+  // runs as parameters). Then no interval is given, and the fit says why.
+  const bool identifiable = opt.bootstrap > 0 && 2 * b.ok >= opt.bootstrap;
+  if (opt.bootstrap > 0 && !identifiable)
+    r.extra["interval_note"] = fmt::format(
+        "no intervals: only {} of {} resamples could be refitted ({} runs for {} parameters); "
+        "add runs", b.ok, opt.bootstrap, runs.size(), names.params.size());
   for (size_t k = 0; k < names.size(); ++k) {
     Estimate e;
     e.value = values[k];
-    if (opt.bootstrap > 0) {
+    if (identifiable) {
       e.lo = b.lo[k];
       e.hi = b.hi[k];
     }

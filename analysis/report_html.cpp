@@ -51,6 +51,8 @@ std::string fits_table(const FitSuite& s) {
     std::string params, derived;
     for (const Estimate& e : f.params)
       params += fmt::format("{} = {}{}<br>", xml_escape(e.name), format_number(e.value), interval_html(e));
+    if (f.extra.contains("interval_note"))
+      params += "<span class=small>" + xml_escape(f.extra["interval_note"].get<std::string>()) + "</span>";
     for (const Estimate& e : f.derived)
       derived += fmt::format("{}@{} = {}{}<br>", xml_escape(e.name), format_flops(e.at),
                              format_number(e.value), interval_html(e));

@@ -3,12 +3,12 @@
 # (bench/kernels/bench_kernels) and the peers (fla chunk_simple_gla / chunk_gla,
 # SDPA flash) with the shared bench_peers.py, and print the joined table.
 # Needs .debs/ (scripts/device_build.sh) and .peers/ (shared/peers/README.md),
-# both carried. Results land in $OUT (or ./bench-out).
+# both carried. Results land in $OUT (or build-gpu/bench-out).
 #   scripts/bench_kernels.sh [--no-tests] [--no-peers] [--Ts 1024,...] [--ds 64,128]
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
-OUT="${OUT:-$ROOT/bench-out}"
+OUT="${OUT:-$ROOT/build-gpu/bench-out}"  # build*/ is git-ignored
 mkdir -p "$OUT"
 PY="${PY:-/opt/torch/.venv/bin/python}"
 TESTS=1 PEERS=1 TS=1024,2048,4096,8192,16384,32768 DS=64,128 PEER_DEADLINE=${PEER_DEADLINE:-300}

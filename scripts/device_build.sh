@@ -7,13 +7,13 @@
 #
 #   scripts/device_build.sh [cmake targets...]     (default: everything)
 # Env: BUILD_DIR (build-gpu), DEPS (/tmp/deps), CTEST_REGEX (all tests),
-#      LOG_DIR ($OUT or ./device-logs), SKIP_TESTS=1 to only build.
+#      LOG_DIR ($OUT or $BUILD_DIR/logs), SKIP_TESTS=1 to only build.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 BUILD_DIR="${BUILD_DIR:-build-gpu}"
 DEPS="${DEPS:-/tmp/deps}"
-LOG_DIR="${LOG_DIR:-${OUT:-$ROOT/device-logs}}"
+LOG_DIR="${LOG_DIR:-${OUT:-$ROOT/$BUILD_DIR/logs}}"
 PY="${PY:-/opt/torch/.venv/bin/python}"
 mkdir -p "$DEPS" "$LOG_DIR"
 

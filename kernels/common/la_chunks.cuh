@@ -179,17 +179,46 @@ __device__ __forceinline__ void bwd_finish_qk(BwdChunkSmem<DK, BV, kVec>& s, con
   }
 }
 
+// Gate term q*dq - k*dk: per element (vector) or summed over K in a fixed
+// order (scalar), so results are identical run to run.
 template <int DK, int BV, bool kVec>
-__global__ void __launch_bounds__(kThreads, 1) backward_chunks_kernel(LinearAttnParams p) {
-  using S = BwdChunkSmem<DK, BV, kVec>;
-  extern __shared__ __align__(128) unsigned char smem_raw[];
-  S& s = *reinterpret_cast<S*>(smem_raw);
-  const int ci = blockIdx.x, h = blockIdx.y, H = p.heads, warp = threadIdx.x / 32;
-  const int n = seq_of_chunk(p, ci);
-  const Seq sq = seq_of(p, n);
-  const int row0 = sq.bos + (ci - sq.chunk0) * C, rows = min(C, sq.eos - row0);
-  const int64_t qs = (int64_t)H * DK, gs = (int64_t)H * S::GK;
+__device__ __forceinline__ void write_gate_term(BwdChunkSmem<DK, BV, kVec>& s, const LinearAttnParams& p,
+                                                int h, int row0, int rows,
+                                                const float (&prod)[C * DK / kThreads]) {
+  const int H = p.heads;
+  if constexpr (kVec) {
+#pragma unroll
+    for (int e = 0; e < C * DK / kThreads; ++e) {
+      const int i = threadIdx.x + kThreads * e, t = i / DK, c = i % DK;
+      if (t < rows) p.dgate[((int64_t)(row0 + t) * H + h) * DK + c] = prod[e];
+    }
+  } else {
+    const int lane = threadIdx.x % 32;
+#pragma unroll
+    for (int e = 0; e < C * DK / kThreads; ++e) {
+      const int i = threadIdx.x + kThreads * e, t = i / DK, c = i % DK;
+      float x = prod[e];
+#pragma unroll
+      for (int off = 16; off > 0; off /= 2) x += __shfl_xor_sync(0xffffffffu, x, off);
+      if (lane == 0) s.red[t * (DK / 32) + c / 32] = x;
+    }
+    __syncthreads();
+    for (int t = threadIdx.x; t < rows; t += kThreads) {
+      float x = 0.f;
+#pragma unroll
+      for (int w = 0; w < DK / 32; ++w) x += s.red[t * (DK / 32) + w];
+      p.dgate[(int64_t)(row0 + t) * H + h] = x;
+    }
+  }
+}
 
+// Loads the chunk's q, k and gate; recomputes A (bf16, into ab) and the
+// folded keys kd = k ⊙ exp(bC - b).
+template <int DK, int BV, bool kVec>
+__device__ __forceinline__ void bwd_load_chunk(BwdChunkSmem<DK, BV, kVec>& s, const LinearAttnParams& p,
+                                               int h, int row0, int rows) {
+  using S = BwdChunkSmem<DK, BV, kVec>;
+  const int64_t qs = (int64_t)p.heads * DK, gs = (int64_t)p.heads * S::GK;
   load_rows<DK, S::LDQ>(s.q, static_cast<const bf16*>(p.q) + h * DK, row0, rows, qs, 0);
   load_rows<DK, S::LDQ>(s.k, static_cast<const bf16*>(p.k) + h * DK, row0, rows, qs, 0);
   load_gate<S::GK, S::LDG>(s.g, p.gcum + h * S::GK, row0, rows, gs);
@@ -205,6 +234,18 @@ __global__ void __launch_bounds__(kThreads, 1) backward_chunks_kernel(LinearAttn
     scalar_mask_A<S::LDA, S::LDAB>(s.ab, s.a, s.g, p.scale);
   }
   __syncthreads();
+}
+
+template <int DK, int BV, bool kVec>
+__global__ void __launch_bounds__(kThreads, 1) backward_chunks_kernel(LinearAttnParams p) {
+  using S = BwdChunkSmem<DK, BV, kVec>;
+  extern __shared__ __align__(128) unsigned char smem_raw[];
+  S& s = *reinterpret_cast<S*>(smem_raw);
+  const int ci = blockIdx.x, h = blockIdx.y, warp = threadIdx.x / 32;
+  const int n = seq_of_chunk(p, ci);
+  const Seq sq = seq_of(p, n);
+  const int row0 = sq.bos + (ci - sq.chunk0) * C, rows = min(C, sq.eos - row0);
+  bwd_load_chunk<DK, BV, kVec>(s, p, h, row0, rows);
 
   FragAcc dpa[2], dqa[DK / 32], dka[DK / 32];
 #pragma unroll
@@ -270,32 +311,7 @@ __global__ void __launch_bounds__(kThreads, 1) backward_chunks_kernel(LinearAttn
   }
   bwd_finish_qk<DK, BV, kVec, false>(s, p, h, row0, rows, prod);
 
-  // Gate term q*dq - k*dk: per element (vector) or summed over K in a fixed
-  // order (scalar), so results are identical run to run.
-  if constexpr (kVec) {
-#pragma unroll
-    for (int e = 0; e < C * DK / kThreads; ++e) {
-      const int i = threadIdx.x + kThreads * e, t = i / DK, c = i % DK;
-      if (t < rows) p.dgate[((int64_t)(row0 + t) * H + h) * DK + c] = prod[e];
-    }
-  } else {
-    const int lane = threadIdx.x % 32;
-#pragma unroll
-    for (int e = 0; e < C * DK / kThreads; ++e) {
-      const int i = threadIdx.x + kThreads * e, t = i / DK, c = i % DK;
-      float x = prod[e];
-#pragma unroll
-      for (int off = 16; off > 0; off /= 2) x += __shfl_xor_sync(0xffffffffu, x, off);
-      if (lane == 0) s.red[t * (DK / 32) + c / 32] = x;
-    }
-    __syncthreads();
-    for (int t = threadIdx.x; t < rows; t += kThreads) {
-      float x = 0.f;
-#pragma unroll
-      for (int w = 0; w < DK / 32; ++w) x += s.red[t * (DK / 32) + w];
-      p.dgate[(int64_t)(row0 + t) * H + h] = x;
-    }
-  }
+  write_gate_term<DK, BV, kVec>(s, p, h, row0, rows, prod);
 }
 
 }  // namespace scalelab::kernels::cuda

@@ -6,8 +6,11 @@
 // g [B,T,H] log-decay; initial_state [B,H,K,V] fp32 or undefined; result o
 // [B,T,H,V] in q's dtype and final_state [B,H,K,V] fp32. Differentiable in
 // q, k, v, g and initial_state (a torch::autograd::Function wraps the kernels).
-// Throws c10::Error naming the argument for shapes/dtypes the kernels do not
-// support (head dims other than 64/128, non-CUDA tensors, mismatched devices).
+// The kernels use 64-row chunks whatever opt.chunk_size says (the result does
+// not depend on it); q, k, v are computed in bf16 (other dtypes are cast, fp64
+// and head dims outside K in {64,128}, V % 64 == 0, V <= 256 go to the
+// LibTorch chunked form on the GPU). Throws c10::Error naming the argument for
+// bad shapes, non-CUDA tensors or mismatched devices.
 #pragma once
 
 #include "kernels/common/linear_attn.h"

@@ -5,8 +5,8 @@
 // Same contract as vector_decay_chunked in op.h: q, k [B,T,H,K]; v [B,T,H,V];
 // g [B,T,H,K] log forget gate; initial_state [B,H,K,V] fp32 or undefined;
 // result o [B,T,H,V] in q's dtype and final_state [B,H,K,V] fp32.
-// Differentiable in q, k, v, g and initial_state. Throws c10::Error naming the
-// argument for shapes/dtypes the kernels do not support.
+// Differentiable in q, k, v, g and initial_state. Same coverage and fallback
+// as scalar_decay/cuda.h (64-row chunks with 16-row sub-chunks inside).
 #pragma once
 
 #include "kernels/common/linear_attn.h"
