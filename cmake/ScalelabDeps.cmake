@@ -70,7 +70,8 @@ function(scalelab_torch_target tgt)
   # The PyPI libtorch.so exports its own copy of std::filesystem (some of it
   # broken: remove_all jumps to null). Naming libstdc++ before LibTorch in the
   # executable's DT_NEEDED makes the dynamic linker resolve those symbols to the
-  # system library.
+  # system library. Not every CMake keeps that order (the GPU machine's did not),
+  # so torch-linked code also never calls remove_all (tests/common/temp_dir.h).
   target_link_options(${tgt} PUBLIC "LINKER:--push-state,--no-as-needed" "-lstdc++"
                       "LINKER:--pop-state")
   target_compile_options(${tgt} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-Wno-unused-parameter>)

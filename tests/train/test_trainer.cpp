@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "db/db.h"
+#include "tests/common/temp_dir.h"
 #include "models/spec/run_spec.h"
 #include "train/trainer.h"
 
@@ -14,19 +15,14 @@ using namespace scalelab;
 namespace {
 
 struct Fixture {
-  fs::path dir;
+  scalelab::testing::TempDir tmp{"trainer"};
+  fs::path dir = tmp.path();
   std::string corpus;
   Fixture() {
-    dir = fs::temp_directory_path() /
-          ("scalelab_trainer_" + std::to_string(::getpid()) + "_" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir);
-    fs::create_directories(dir);
     corpus = (dir / "corpus.txt").string();
     std::ofstream out(corpus);
     for (int i = 0; i < 4000; ++i) out << "the quick brown fox " << i % 97 << " jumps over the lazy dog\n";
   }
-  ~Fixture() { fs::remove_all(dir); }
 };
 
 spec::RunSpec tiny_spec(const std::string& data, int64_t steps) {
