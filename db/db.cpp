@@ -337,11 +337,11 @@ int Database::requeue_running(const std::string& worker) {
   return n;
 }
 
-int Database::cancel_runs(const std::vector<std::string>& ids) {
-  Transaction tx(*this);
-  SQLite::Statement up(*db_,
-                       "UPDATE runs SET status = 'cancelled' WHERE id = ? AND status IN "
-                       "('pending','failed')");
+namespace {
+// Runs SQL (one `?` for the id) once per id in one transaction; rows changed.
+int update_each(Database& db, const char* sql, const std::vector<std::string>& ids) {
+  Transaction tx(db);
+  SQLite::Statement up(db.raw(), sql);
   int n = 0;
   for (const auto& id : ids) {
     up.bind(1, id);
@@ -351,20 +351,20 @@ int Database::cancel_runs(const std::vector<std::string>& ids) {
   tx.commit();
   return n;
 }
+}  // namespace
+
+int Database::cancel_runs(const std::vector<std::string>& ids) {
+  return update_each(*this,
+                     "UPDATE runs SET status = 'cancelled' WHERE id = ? AND status IN "
+                     "('pending','failed')",
+                     ids);
+}
 
 int Database::retry_runs(const std::vector<std::string>& ids) {
-  Transaction tx(*this);
-  SQLite::Statement up(*db_,
-                       "UPDATE runs SET status = 'pending', error = '' WHERE id = ? AND status IN "
-                       "('failed','cancelled')");
-  int n = 0;
-  for (const auto& id : ids) {
-    up.bind(1, id);
-    n += up.exec();
-    up.reset();
-  }
-  tx.commit();
-  return n;
+  return update_each(*this,
+                     "UPDATE runs SET status = 'pending', error = '' WHERE id = ? AND status IN "
+                     "('failed','cancelled')",
+                     ids);
 }
 
 void Database::log_metrics(const std::vector<Metric>& rows) {

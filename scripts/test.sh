@@ -7,4 +7,7 @@ source "$here/env.sh"
 start=$(date +%s)
 bash "$here/build.sh"
 echo "test: build took $(( $(date +%s) - start )) s"
+# ctest runs one test process per core; LibTorch would start a thread per core
+# in each; oversubscribed OpenMP pools made 0.3 s tests take minutes (seen here).
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 ctest --test-dir "$SCALELAB_BUILD" --output-on-failure -j"$(nproc)" --timeout 900

@@ -40,6 +40,10 @@ std::string name(const Shape& s) {
          std::to_string(s.V) + (s.h0 ? "_h0" : "") + "_gate" + std::to_string(int(s.gate * 100));
 }
 
+// gtest would otherwise print the struct's raw bytes (padding included) into
+// every ctest name.
+void PrintTo(const Shape& s, std::ostream* os) { *os << name(s); }
+
 struct Inputs {
   torch::Tensor q, k, v, g, h0;  // q, k, v bf16; g, h0 fp32
 };

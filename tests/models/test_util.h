@@ -24,6 +24,9 @@ inline const std::vector<std::string>& tiny_archs() {
 }
 
 inline Decoder make_model(const std::string& descriptor, uint64_t seed = 0) {
+  // One intra-op thread: these shapes are far too small to split, and on a
+  // shared CI machine OpenMP spin-waiting makes 2 threads ~10x slower than 1.
+  at::set_num_threads(1);
   Decoder m(spec::parse_descriptor(descriptor));
   m->init_weights(seed);
   return m;
