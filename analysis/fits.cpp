@@ -55,8 +55,9 @@ void fill(FitResult& r, const Names& names, const std::vector<double>& values,
   const bool identifiable = opt.bootstrap > 0 && 2 * b.ok >= opt.bootstrap;
   if (opt.bootstrap > 0 && !identifiable)
     r.extra["interval_note"] = fmt::format(
-        "no intervals: only {} of {} resamples could be refitted ({} runs for {} parameters); "
-        "add runs", b.ok, opt.bootstrap, runs.size(), names.params.size());
+        "no intervals: only {} of {} resamples could be refitted ({} runs{}); add runs", b.ok,
+        opt.bootstrap, runs.size(),
+        names.params.empty() ? "" : fmt::format(" for {} parameters", names.params.size()));
   for (size_t k = 0; k < names.size(); ++k) {
     Estimate e;
     e.value = values[k];

@@ -121,3 +121,41 @@ TEST(Bootstrap, KaplanIntervalsCoverE) {
 
 }  // namespace
 }  // namespace scalelab::analysis
+
+namespace scalelab::analysis {
+namespace {
+
+// With as many runs as parameters every resample that can be refitted is the
+// original sample, so its percentile interval would have zero width: the fit
+// must say it has no interval instead. With enough runs it gives a real one.
+TEST(BootstrapIntervals, OmittedWhenTheRunsCannotIdentifyThem) {
+  testing::SweepSpec s;
+  s.law = {1.7, 400.0, 1e-9, 0.34, 0.28};
+  s.tokens_per_n = {20.0};
+  s.noise = 0.01;
+  FitOptions opt;
+  opt.bootstrap = 200;
+  opt.threads = 1;
+
+  s.sizes = testing::logspace(1e6, 1e8, 3);
+  const FitResult few = fit_kaplan(testing::make_sweep(s), 'c', true, "softmax", opt);
+  ASSERT_TRUE(few.extra.contains("interval_note"));
+  EXPECT_NE(few.extra["interval_note"].get<std::string>().find("3 runs for 3 parameters"),
+            std::string::npos);
+  for (const Estimate& e : few.params) {
+    EXPECT_TRUE(std::isnan(e.lo)) << e.name;
+    EXPECT_TRUE(std::isnan(e.hi)) << e.name;
+  }
+
+  s.sizes = testing::logspace(1e6, 1e8, 10);
+  const FitResult many = fit_kaplan(testing::make_sweep(s), 'c', true, "softmax", opt);
+  EXPECT_FALSE(many.extra.contains("interval_note"));
+  const Estimate* alpha = many.find_param("alpha");
+  ASSERT_NE(alpha, nullptr);
+  EXPECT_LT(alpha->lo, alpha->hi);
+  EXPECT_LE(alpha->lo, alpha->value);
+  EXPECT_GE(alpha->hi, alpha->value);
+}
+
+}  // namespace
+}  // namespace scalelab::analysis
