@@ -164,7 +164,7 @@ struct LinearAttnFunction : torch::autograd::Function<LinearAttnFunction<kVec>> 
     p.ht = ht.data_ptr<float>();
     p.hchunk = hchunk.data_ptr<float>();
     run_forward<kVec>(p, current_stream());
-    ctx->save_for_backward({q, k, v, gcum, train ? hchunk : Tensor(), ht});
+    ctx->save_for_backward({q, k, v, gcum, train ? hchunk : Tensor()});
     ctx->saved_data["scale"] = scale;
     ctx->saved_data["h0_defined"] = has_h0;
     ctx->saved_data["g_shape"] = g.sizes().vec();
@@ -175,7 +175,7 @@ struct LinearAttnFunction : torch::autograd::Function<LinearAttnFunction<kVec>> 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const auto saved = ctx->get_saved_variables();
     const Tensor &q = saved[0], &k = saved[1], &v = saved[2], &gcum = saved[3];
-    const Tensor &hchunk = saved[4], &ht = saved[5];
+    const Tensor& hchunk = saved[4];
     const c10::cuda::CUDAGuard guard(q.device());
     const Plan plan = load_plan(ctx);
     const double scale = ctx->saved_data["scale"].toDouble();
@@ -204,28 +204,7 @@ struct LinearAttnFunction : torch::autograd::Function<LinearAttnFunction<kVec>> 
     p.dgate = dgate.data_ptr<float>();
     run_backward<kVec>(p, current_stream());
 
-    // The final state carries +b at each sequence's last row: add dht ⊙ ht.
-    if (dht.defined() && B * T > 0) {
-      auto term = (dht * ht).sum(-1);                  // [N,H,K]
-      if (!kVec) term = term.sum(-1, true);            // [N,H,1]
-      std::vector<int64_t> last;
-      std::vector<int64_t> keep;
-      for (int64_t n = 0; n < plan.num_seqs; ++n) {
-        const int64_t bos = plan.cu.defined() ? plan.bos[n] : n * plan.seq_len;
-        const int64_t eos = plan.cu.defined() ? plan.eos[n] : bos + plan.seq_len;
-        if (eos > bos) {
-          last.push_back(eos - 1);
-          keep.push_back(n);
-        }
-      }
-      auto to_dev = [&](const std::vector<int64_t>& x) {
-        return torch::tensor(x, torch::kInt64).to(q.device());
-      };
-      dgate.index_add_(0, to_dev(last), term.index_select(0, to_dev(keep)));
-    }
-    auto tot = torch::empty({plan.num_chunks, H, gk}, fopts);
-    launch_reverse_cumsum(dgate.data_ptr<float>(), tot.data_ptr<float>(), static_cast<int>(gk), p,
-                          current_stream());
+    // dgate is final: backward_chunks finishes the gate gradient per chunk.
     auto dg = dgate.view(ctx->saved_data["g_shape"].toIntVector());
     Tensor dh0_out = ctx->saved_data["h0_defined"].toBool() ? dh0 : Tensor();
     return {dq, dk, dv, dg, dh0_out, Tensor(), Tensor()};

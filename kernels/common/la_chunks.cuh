@@ -4,7 +4,17 @@
 //   output_chunks:   O = A V + (scale Q ⊙ exp(b)) S0.
 //   backward_chunks: dP = dO V^T, dv = A^T dO + Kd dS1, dq, dk (intra on
 //                    tensor cores for scalar decay, exact fp32 for vector
-//                    decay) and the gate term q*dq - k*dk.
+//                    decay) and the gate gradient, final (see below).
+//
+// Gate gradient. Scaling q by e^e and k, S0 by e^-e over one chunk leaves its
+// outputs unchanged and scales S1 by e^-e, so sum_{t in chunk}(q.dq - k.dk)
+// = <S0, dS0> - <S1, dS1>; summed over the later chunks this telescopes, and
+// the gradient of the log decay g_s (s in chunk c) is
+//   dg_s = sum_{t >= s in c} (q_t.dq_t - k_t.dk_t) + <S1_c, dS1_c>
+// (per key column for vector decay; the final state's dht term included),
+// with <S1, dS1> = e^{bC} <S0, dS1> + sum_t k_t.dk_t^inter. Each block
+// finishes its own rows: no sequence-long reverse cumsum, whose rounding
+// errors grow with T, and the states need only bf16 precision here.
 #pragma once
 
 #include "kernels/common/la_device.cuh"
@@ -87,10 +97,7 @@ struct BwdChunkSmem {
   static constexpr int LDSB = BV + 8, LDBUF = DK + 4;
   static constexpr int GK = kVec ? DK : 1, LDG = kVec ? DK + 4 : 1;
   bf16 q[C * LDQ], k[C * LDQ], v[C * LDV], dout[C * LDV];
-  // S0 and dS1 tiles as hi + lo bf16 pairs (x = hi + lo to ~16 bits): the
-  // gate gradient is a difference of state terms that cancel, so their
-  // operands need more than bf16's 8 bits.
-  bf16 sb[DK * LDSB], sbl[DK * LDSB], dsb[DK * LDSB], dsbl[DK * LDSB];
+  bf16 sb[DK * LDSB], dsb[DK * LDSB];  // S0 and dS1 tiles
   float g[C * LDG + (kVec ? 0 : 8)];
   float a[C * LDA];  // Q K^T, then the dv tile, then dP
   bf16 ab[C * LDAB];
@@ -98,14 +105,46 @@ struct BwdChunkSmem {
   bf16 kd[C * LDQ];
   float buf[C * LDBUF];  // dq, then dk (fp32)
   float red[C * (DK / 32)];
+  float sdot[DK];           // e^{bC} sum_v S0 dS1 per state row (fp32 states)
+  float kdk[kThreads];      // partial sums of k . dk_inter, per column
 };
+
+// S0 and dS1 tiles (fp32 in global) -> bf16 in shared memory, and per state
+// row the fp32 partial sum of S0 ⊙ dS1 (rdot[it] belongs to row
+// (threadIdx.x + kThreads it) / (BV / 4)).
+template <int DK, int BV>
+__device__ __forceinline__ void load_states_dot(bf16* sb, bf16* dsb, const float* s0,
+                                                const float* ds1, int V, int col0,
+                                                float (&rdot)[DK * BV / 4 / kThreads]) {
+  constexpr int LD = BV + 8, kIters = DK * BV / 4 / kThreads;
+  float4 xs[kIters], ys[kIters];
+#pragma unroll
+  for (int it = 0; it < kIters; ++it) {
+    const int i = threadIdx.x + it * kThreads;
+    const int64_t off = (int64_t)(i / (BV / 4)) * V + col0 + (i % (BV / 4)) * 4;
+    xs[it] = *reinterpret_cast<const float4*>(s0 + off);
+    ys[it] = *reinterpret_cast<const float4*>(ds1 + off);
+  }
+#pragma unroll
+  for (int it = 0; it < kIters; ++it) {
+    const int i = threadIdx.x + it * kThreads;
+    const int r = i / (BV / 4), c = (i % (BV / 4)) * 4;
+    const float4 x = xs[it], y = ys[it];
+    *reinterpret_cast<__nv_bfloat162*>(sb + r * LD + c) = __floats2bfloat162_rn(x.x, x.y);
+    *reinterpret_cast<__nv_bfloat162*>(sb + r * LD + c + 2) = __floats2bfloat162_rn(x.z, x.w);
+    *reinterpret_cast<__nv_bfloat162*>(dsb + r * LD + c) = __floats2bfloat162_rn(y.x, y.y);
+    *reinterpret_cast<__nv_bfloat162*>(dsb + r * LD + c + 2) = __floats2bfloat162_rn(y.z, y.w);
+    rdot[it] += x.x * y.x + x.y * y.y + x.z * y.z + x.w * y.w;
+  }
+}
 
 // V-tile loop: accumulates dP = dO V^T, dq_inter = dO S0^T, dk_inter = V dS1^T
 // in registers; writes dv = A^T dO + Kd dS1 per tile.
 template <int DK, int BV, bool kVec>
 __device__ __forceinline__ void bwd_v_loop(BwdChunkSmem<DK, BV, kVec>& s, const LinearAttnParams& p,
                                            int ci, int h, int row0, int rows, FragAcc (&dpa)[2],
-                                           FragAcc (&dqa)[DK / 32], FragAcc (&dka)[DK / 32]) {
+                                           FragAcc (&dqa)[DK / 32], FragAcc (&dka)[DK / 32],
+                                           float (&rdot)[DK * BV / 4 / kThreads]) {
   using S = BwdChunkSmem<DK, BV, kVec>;
   const int H = p.heads, V = p.head_v, warp = threadIdx.x / 32;
   const int64_t vs = (int64_t)H * V;
@@ -116,8 +155,7 @@ __device__ __forceinline__ void bwd_v_loop(BwdChunkSmem<DK, BV, kVec>& s, const 
   for (int col0 = 0; col0 < V; col0 += BV) {
     load_rows<BV, S::LDV>(s.v, v, row0, rows, vs, col0);
     load_rows<BV, S::LDV>(s.dout, dout, row0, rows, vs, col0);
-    load_state_split<DK, BV>(s.sb, s.sbl, p.hchunk + st, V, col0);
-    load_state_split<DK, BV>(s.dsb, s.dsbl, p.dhchunk + st, V, col0);
+    load_states_dot<DK, BV>(s.sb, s.dsb, p.hchunk + st, p.dhchunk + st, V, col0, rdot);
     cp_async_wait();
     __syncthreads();
 #pragma unroll
@@ -129,9 +167,7 @@ __device__ __forceinline__ void bwd_v_loop(BwdChunkSmem<DK, BV, kVec>& s, const 
     for (int r = 0; r < DK / 32; ++r) {  // [C x DK] tiles: 4*DK/16 over 8 warps
       const int t = warp + kWarps * r, i = t / (DK / 16), j = t % (DK / 16);
       mma_k<wmma::row_major, wmma::col_major>(dqa[r], s.dout, S::LDV, s.sb, S::LDSB, i, j, 0, BV / 16);
-      mma_k<wmma::row_major, wmma::col_major>(dqa[r], s.dout, S::LDV, s.sbl, S::LDSB, i, j, 0, BV / 16);
       mma_k<wmma::row_major, wmma::col_major>(dka[r], s.v, S::LDV, s.dsb, S::LDSB, i, j, 0, BV / 16);
-      mma_k<wmma::row_major, wmma::col_major>(dka[r], s.v, S::LDV, s.dsbl, S::LDSB, i, j, 0, BV / 16);
     }
     for (int t = warp; t < 4 * (BV / 16); t += kWarps) {
       const int i = t / (BV / 16), j = t % (BV / 16);
@@ -140,13 +176,82 @@ __device__ __forceinline__ void bwd_v_loop(BwdChunkSmem<DK, BV, kVec>& s, const 
       // A^T is zero below the diagonal blocks: row block i needs t-blocks >= i.
       mma_k<wmma::col_major, wmma::row_major>(acc, s.ab, S::LDAB, s.dout, S::LDV, i, j, i, 4);
       mma_k<wmma::row_major, wmma::row_major>(acc, s.kd, S::LDQ, s.dsb, S::LDSB, i, j, 0, DK / 16);
-      mma_k<wmma::row_major, wmma::row_major>(acc, s.kd, S::LDQ, s.dsbl, S::LDSB, i, j, 0, DK / 16);
       wmma::store_matrix_sync(s.a + 16 * i * S::LDA + 16 * j, acc, S::LDA, wmma::mem_row_major);
     }
     __syncthreads();
     store_rows<BV, S::LDA>(dv, s.a, row0, rows, vs, col0);
     __syncthreads();
   }
+}
+
+// Vector decay, the off-diagonal 16-row sub-blocks of the intra-chunk dq
+// (kIsQ) or dk, added to buf on tensor cores. For dq rows in sub-chunk I and
+// keys j < 16 I, the gate folds around r = b at row 16 I - 1:
+//   dq_t += e^{b_t - r} ⊙ sum_j dA_tj (k_j ⊙ e^{r - b_j});
+// for dk rows in sub-chunk J and queries t >= 16 (J + 1), around r = b at row
+// 16 J + 15:  dk_j += e^{r - b_j} ⊙ sum_t dA_tj (q_t ⊙ e^{b_t - r}).
+// Every factor is <= 1 (b decreases), so no gate overflows. The 96 folded
+// rows live in the free v | dout | sb | dsb area, each warp's product tile in
+// the free kd area. Needs ab = bf16(dA); ends with a barrier.
+__device__ __forceinline__ int fold_row0(bool is_q, int sub) {
+  // dq: sub-chunk I = 1, 2, 3 folds rows [0, 16 I) at 0, 16, 48;
+  // dk: sub-chunk J = 0, 1, 2 folds rows [16 (J+1), 64) at 0, 48, 80.
+  return is_q ? 8 * sub * (sub - 1) : (sub == 0 ? 0 : sub == 1 ? 48 : 80);
+}
+
+template <int DK, int BV, bool kIsQ>
+__device__ __forceinline__ void vector_intra_dqk(BwdChunkSmem<DK, BV, true>& s) {
+  using S = BwdChunkSmem<DK, BV, true>;
+  static_assert(96 * S::LDQ <= C * S::LDV * 2 + DK * S::LDSB * 2, "fold area too small");
+  static_assert(kWarps * 256 * sizeof(float) <= sizeof(s.kd), "product area too small");
+  bf16* fold = s.v;  // v, dout, sb, dsb are contiguous and free here
+  for (int e = threadIdx.x; e < 96 * DK; e += kThreads) {
+    const int row = e / DK, c = e % DK;
+    int sub, src;
+    if constexpr (kIsQ) {
+      sub = row < 16 ? 1 : row < 48 ? 2 : 3;
+      src = row - fold_row0(true, sub);  // key row j < 16 sub
+    } else {
+      sub = row < 48 ? 0 : row < 80 ? 1 : 2;
+      src = 16 * (sub + 1) + row - fold_row0(false, sub);  // query row t > 16 sub + 15
+    }
+    const float r = s.g[(kIsQ ? 16 * sub - 1 : 16 * sub + 15) * S::LDG + c];
+    const float b = s.g[src * S::LDG + c];
+    const float x = __bfloat162float((kIsQ ? s.k : s.q)[src * S::LDQ + c]) * __expf(kIsQ ? r - b : b - r);
+    fold[row * S::LDQ + c] = __float2bfloat16(x);
+  }
+  __syncthreads();
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  float* w = reinterpret_cast<float*>(s.kd) + warp * 256;
+  for (int tile = warp; tile < 3 * (DK / 16); tile += kWarps) {
+    const int sub = kIsQ ? 1 + tile / (DK / 16) : tile / (DK / 16), nt = tile % (DK / 16);
+    const bf16* fb = fold + fold_row0(kIsQ, sub) * S::LDQ;
+    FragAcc acc;
+    wmma::fill_fragment(acc, 0.f);
+    if constexpr (kIsQ) {  // dA[I rows, 0..16I) x fold
+      mma_k<wmma::row_major, wmma::row_major>(acc, s.ab, S::LDAB, fb, S::LDQ, sub, nt, 0, sub);
+    } else {  // sum over I > J of dA[I rows, J cols]^T x fold rows of I
+      FragA<wmma::col_major> a;
+      FragB<wmma::row_major> b;
+      for (int I = sub + 1; I < 4; ++I) {
+        wmma::load_matrix_sync(a, s.ab + 16 * sub + 16 * I * S::LDAB, S::LDAB);
+        wmma::load_matrix_sync(b, fb + 16 * (I - sub - 1) * S::LDQ + 16 * nt, S::LDQ);
+        wmma::mma_sync(acc, a, b, acc);
+      }
+    }
+    wmma::store_matrix_sync(w, acc, 16, wmma::mem_row_major);
+    __syncwarp();
+    const float* rrow = s.g + (kIsQ ? 16 * sub - 1 : 16 * sub + 15) * S::LDG + 16 * nt;
+#pragma unroll
+    for (int e = 0; e < 8; ++e) {
+      const int idx = lane + 32 * e, rr = idx / 16, cc = idx % 16;
+      const int t = 16 * sub + rr, c = 16 * nt + cc;
+      const float b = s.g[t * S::LDG + c];
+      s.buf[t * S::LDBUF + c] += w[idx] * __expf(kIsQ ? b - rrow[cc] : rrow[cc] - b);
+    }
+    __syncwarp();
+  }
+  __syncthreads();
 }
 
 // After buf holds the inter-chunk part of dq (kIsQ) or dk, adds the intra
@@ -163,13 +268,15 @@ __device__ __forceinline__ void bwd_finish_qk(BwdChunkSmem<DK, BV, kVec>& s, con
     const int i = threadIdx.x + kThreads * e, t = i / DK, c = i % DK;
     float x = s.buf[t * S::LDBUF + c];
     if constexpr (kVec) {
-      // dq_tc += sum_{j<=t} dP_tj k_jc e^{b_tc-b_jc};  dk_tc += sum_{u>=t} dP_ut q_uc e^{b_uc-b_tc}
+      // The diagonal 16 x 16 sub-blocks, exact (the rest: vector_intra_dqk):
+      // dq_tc += sum_{j<=t} dA_tj k_jc e^{b_tc-b_jc}; dk_tc += sum_{u>=t} dA_ut q_uc e^{b_uc-b_tc}
       const float bt = s.g[t * S::LDG + c];
+      const int sub0 = t & ~15;
       if constexpr (kIsQ) {
-        for (int j = 0; j <= t; ++j)
+        for (int j = sub0; j <= t; ++j)
           x += s.a[t * S::LDA + j] * __bfloat162float(s.k[j * S::LDQ + c]) * __expf(bt - s.g[j * S::LDG + c]);
       } else {
-        for (int u = t; u < C; ++u)
+        for (int u = t; u < sub0 + 16; ++u)
           x += s.a[u * S::LDA + t] * __bfloat162float(s.q[u * S::LDQ + c]) * __expf(s.g[u * S::LDG + c] - bt);
       }
     }
@@ -179,21 +286,35 @@ __device__ __forceinline__ void bwd_finish_qk(BwdChunkSmem<DK, BV, kVec>& s, con
   }
 }
 
-// Gate term q*dq - k*dk: per element (vector) or summed over K in a fixed
-// order (scalar), so results are identical run to run.
+// Writes the final gate gradient of the chunk's rows: suffix sums of
+// q*dq - k*dk over the chunk plus <S1, dS1> (see the top of this file), per
+// column (vector) or summed over K (scalar), in a fixed order so results are
+// identical run to run. Needs sdot and kdk filled; uses buf and red.
 template <int DK, int BV, bool kVec>
 __device__ __forceinline__ void write_gate_term(BwdChunkSmem<DK, BV, kVec>& s, const LinearAttnParams& p,
                                                 int h, int row0, int rows,
                                                 const float (&prod)[C * DK / kThreads]) {
-  const int H = p.heads;
+  using S = BwdChunkSmem<DK, BV, kVec>;
+  const int H = p.heads, lane = threadIdx.x % 32;
+  __syncthreads();  // buf has been read; sdot and kdk are complete
   if constexpr (kVec) {
 #pragma unroll
     for (int e = 0; e < C * DK / kThreads; ++e) {
-      const int i = threadIdx.x + kThreads * e, t = i / DK, c = i % DK;
-      if (t < rows) p.dgate[((int64_t)(row0 + t) * H + h) * DK + c] = prod[e];
+      const int i = threadIdx.x + kThreads * e;
+      s.buf[(i / DK) * S::LDBUF + i % DK] = prod[e];
+    }
+    __syncthreads();
+    if (threadIdx.x < DK) {
+      const int c = threadIdx.x;
+      float acc = s.sdot[c];
+#pragma unroll
+      for (int part = 0; part < kThreads / DK; ++part) acc += s.kdk[c + DK * part];
+      for (int t = C - 1; t >= 0; --t) {
+        acc += s.buf[t * S::LDBUF + c];
+        if (t < rows) p.dgate[((int64_t)(row0 + t) * H + h) * DK + c] = acc;
+      }
     }
   } else {
-    const int lane = threadIdx.x % 32;
 #pragma unroll
     for (int e = 0; e < C * DK / kThreads; ++e) {
       const int i = threadIdx.x + kThreads * e, t = i / DK, c = i % DK;
@@ -203,11 +324,29 @@ __device__ __forceinline__ void write_gate_term(BwdChunkSmem<DK, BV, kVec>& s, c
       if (lane == 0) s.red[t * (DK / 32) + c / 32] = x;
     }
     __syncthreads();
-    for (int t = threadIdx.x; t < rows; t += kThreads) {
-      float x = 0.f;
+    if (threadIdx.x < 32) {
+      // <S1, dS1> summed over K, then the suffix sums of the 64 row sums:
+      // lane l holds rows 2l and 2l + 1.
+      float tot = 0.f;
+      for (int i = lane; i < DK; i += 32) tot += s.sdot[i];
+      for (int i = lane; i < kThreads; i += 32) tot += s.kdk[i];
 #pragma unroll
-      for (int w = 0; w < DK / 32; ++w) x += s.red[t * (DK / 32) + w];
-      p.dgate[(int64_t)(row0 + t) * H + h] = x;
+      for (int off = 16; off > 0; off /= 2) tot += __shfl_xor_sync(0xffffffffu, tot, off);
+      float x0 = 0.f, x1 = 0.f;
+#pragma unroll
+      for (int w = 0; w < DK / 32; ++w) {
+        x0 += s.red[(2 * lane) * (DK / 32) + w];
+        x1 += s.red[(2 * lane + 1) * (DK / 32) + w];
+      }
+      float suffix = x0 + x1;  // becomes sum over lanes >= this one
+#pragma unroll
+      for (int off = 1; off < 32; off *= 2) {
+        const float y = __shfl_down_sync(0xffffffffu, suffix, off);
+        if (lane + off < 32) suffix += y;
+      }
+      const int t0 = 2 * lane;
+      if (t0 < rows) p.dgate[(int64_t)(row0 + t0) * H + h] = tot + suffix;
+      if (t0 + 1 < rows) p.dgate[(int64_t)(row0 + t0 + 1) * H + h] = tot + suffix - x0;
     }
   }
 }
@@ -236,8 +375,10 @@ __device__ __forceinline__ void bwd_load_chunk(BwdChunkSmem<DK, BV, kVec>& s, co
   __syncthreads();
 }
 
+// Two blocks per multiprocessor where the shared memory allows (scalar, K = 64:
+// 108 KB); the rest is bound by registers and shared memory to one.
 template <int DK, int BV, bool kVec>
-__global__ void __launch_bounds__(kThreads, 1) backward_chunks_kernel(LinearAttnParams p) {
+__global__ void __launch_bounds__(kThreads, DK == 64 && !kVec ? 2 : 1) backward_chunks_kernel(LinearAttnParams p) {
   using S = BwdChunkSmem<DK, BV, kVec>;
   extern __shared__ __align__(128) unsigned char smem_raw[];
   S& s = *reinterpret_cast<S*>(smem_raw);
@@ -255,7 +396,19 @@ __global__ void __launch_bounds__(kThreads, 1) backward_chunks_kernel(LinearAttn
     wmma::fill_fragment(dqa[r], 0.f);
     wmma::fill_fragment(dka[r], 0.f);
   }
-  bwd_v_loop<DK, BV, kVec>(s, p, ci, h, row0, rows, dpa, dqa, dka);
+  float rdot[DK * BV / 4 / kThreads] = {};
+  bwd_v_loop<DK, BV, kVec>(s, p, ci, h, row0, rows, dpa, dqa, dka, rdot);
+  {  // <S0, dS1> per state row: the BV / 4 lanes of a row hold its partial sums
+    constexpr int L = BV / 4;
+#pragma unroll
+    for (int it = 0; it < DK * BV / 4 / kThreads; ++it) {
+      float x = rdot[it];
+#pragma unroll
+      for (int off = L / 2; off > 0; off /= 2) x += __shfl_xor_sync(0xffffffffu, x, off);
+      const int i = threadIdx.x + kThreads * it, r = i / L;
+      if (i % L == 0) s.sdot[r] = x * __expf(s.g[(C - 1) * S::LDG + (kVec ? r : 0)]);
+    }
+  }
 
   // dP -> a (scaled and masked: dA), dq_inter -> buf (times scale e^{b_t}).
 #pragma unroll
@@ -276,8 +429,8 @@ __global__ void __launch_bounds__(kThreads, 1) backward_chunks_kernel(LinearAttn
     float x = j <= t ? s.a[t * S::LDA + j] * p.scale : 0.f;
     if constexpr (!kVec) {
       if (j <= t) x *= __expf(s.g[t] - s.g[j]);
-      s.ab[t * S::LDAB + j] = __float2bfloat16(x);
     }
+    s.ab[t * S::LDAB + j] = __float2bfloat16(x);
     s.a[t * S::LDA + j] = x;
   }
   for (int i = threadIdx.x; i < C * DK; i += kThreads) {
@@ -288,6 +441,8 @@ __global__ void __launch_bounds__(kThreads, 1) backward_chunks_kernel(LinearAttn
   if constexpr (!kVec) {  // dq += (dP ⊙ M) K on tensor cores
     block_gemm<C, DK, C, wmma::row_major, wmma::row_major>(s.buf, S::LDBUF, s.ab, S::LDAB, s.k, S::LDQ, true);
     __syncthreads();
+  } else {
+    vector_intra_dqk<DK, BV, true>(s);
   }
   float prod[C * DK / kThreads];
   bwd_finish_qk<DK, BV, kVec, true>(s, p, h, row0, rows, prod);
@@ -300,14 +455,20 @@ __global__ void __launch_bounds__(kThreads, 1) backward_chunks_kernel(LinearAttn
     wmma::store_matrix_sync(s.buf + 16 * i * S::LDBUF + 16 * j, dka[r], S::LDBUF, wmma::mem_row_major);
   }
   __syncthreads();
+  float kdk = 0.f;  // this thread's column is threadIdx.x % DK
   for (int i = threadIdx.x; i < C * DK; i += kThreads) {
     const int t = i / DK, c = i % DK, gc = kVec ? c : 0;
-    s.buf[t * S::LDBUF + c] *= __expf(s.g[(C - 1) * S::LDG + gc] - s.g[t * S::LDG + gc]);
+    const float x = s.buf[t * S::LDBUF + c] * __expf(s.g[(C - 1) * S::LDG + gc] - s.g[t * S::LDG + gc]);
+    s.buf[t * S::LDBUF + c] = x;
+    kdk += x * __bfloat162float(s.k[t * S::LDQ + c]);
   }
+  s.kdk[threadIdx.x] = kdk;
   __syncthreads();
   if constexpr (!kVec) {  // dk += (dP ⊙ M)^T Q
     block_gemm<C, DK, C, wmma::col_major, wmma::row_major>(s.buf, S::LDBUF, s.ab, S::LDAB, s.q, S::LDQ, true);
     __syncthreads();
+  } else {
+    vector_intra_dqk<DK, BV, false>(s);
   }
   bwd_finish_qk<DK, BV, kVec, false>(s, p, h, row0, rows, prod);
 

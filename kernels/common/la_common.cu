@@ -38,63 +38,7 @@ __global__ void chunk_cumsum_kernel(const float* g, float* gcum, int gk, LinearA
   }
 }
 
-// Reverse (suffix) cumsum over each sequence's rows in three light passes:
-// suffix sums inside each chunk (totals aside), exclusive suffix sums of the
-// totals per sequence, then each chunk adds its carry. Fixed order: the
-// result is the same on every run.
-__global__ void chunk_suffix_kernel(float* x, float* tot, int gk, LinearAttnParams p, bool add) {
-  const int64_t idx = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-  const int width = p.heads * gk;
-  if (idx >= (int64_t)p.num_chunks * width) return;
-  const int col = static_cast<int>(idx % width), ci = static_cast<int>(idx / width);
-  const Seq sq = seq_of(p, seq_of_chunk(p, ci));
-  const int row0 = sq.bos + (ci - sq.chunk0) * C, rows = min(C, sq.eos - row0);
-  if (add) {
-    const float carry = tot[idx];
-    for (int r = 0; r < rows; ++r) x[(int64_t)(row0 + r) * width + col] += carry;
-    return;
-  }
-  float acc = 0.f;
-  for (int r = rows - 1; r >= 0; --r) {
-    const int64_t off = (int64_t)(row0 + r) * width + col;
-    acc += x[off];
-    x[off] = acc;
-  }
-  tot[idx] = acc;
-}
-
-__global__ void chunk_carry_kernel(float* tot, int gk, LinearAttnParams p) {
-  const int64_t idx = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-  const int width = p.heads * gk;
-  if (idx >= (int64_t)p.num_seqs * width) return;
-  const int col = static_cast<int>(idx % width), n = static_cast<int>(idx / width);
-  const Seq sq = seq_of(p, n);
-  const int nchunks = (sq.eos - sq.bos + C - 1) / C;
-  float acc = 0.f;
-  for (int c = nchunks - 1; c >= 0; --c) {
-    const int64_t off = (int64_t)(sq.chunk0 + c) * width + col;
-    const float t = tot[off];
-    tot[off] = acc;
-    acc += t;
-  }
-}
-
 }  // namespace
-
-void launch_reverse_cumsum(float* x, float* tot, int gk, const LinearAttnParams& p, void* stream) {
-  const int64_t per_chunk = (int64_t)p.num_chunks * p.heads * gk;
-  if (per_chunk == 0) return;
-  auto st = static_cast<cudaStream_t>(stream);
-  const int threads = 256;
-  const int blocks = static_cast<int>((per_chunk + threads - 1) / threads);
-  chunk_suffix_kernel<<<blocks, threads, 0, st>>>(x, tot, gk, p, false);
-  check_launch("linear-attention gate gradient (chunk suffix sums)");
-  const int64_t per_seq = (int64_t)p.num_seqs * p.heads * gk;
-  chunk_carry_kernel<<<static_cast<int>((per_seq + threads - 1) / threads), threads, 0, st>>>(tot, gk, p);
-  check_launch("linear-attention gate gradient (carries)");
-  chunk_suffix_kernel<<<blocks, threads, 0, st>>>(x, tot, gk, p, true);
-  check_launch("linear-attention gate gradient (add carries)");
-}
 
 void launch_chunk_cumsum(const float* g, float* gcum, int gk, const LinearAttnParams& p,
                          void* stream) {

@@ -31,26 +31,21 @@ namespace scalelab::kernels::cuda {
 void check_launch(const char* what);
 void set_smem(const void* fn, int bytes);
 
-// Tiles of the sequential scans: (K / 64) x (V / BV) x H x N blocks of a
-// 64 x BV state tile; BV makes 4 tiles per head for both head dims, so
-// B*H = 64 gives 256 blocks, two per multiprocessor.
-inline constexpr int kScanBK = 64;
-template <int DK>
-constexpr int seq_bv() {
-  return DK == 64 ? 16 : 64;
+template <int DK, bool kVec, bool kFwd>
+void launch_scan(const LinearAttnParams& p, cudaStream_t st) {
+  constexpr int BV = scan_bv<DK>();
+  auto fn = state_scan_kernel<BV, kVec, kFwd>;
+  const int smem = scan_smem_bytes<BV, kVec>();
+  set_smem(reinterpret_cast<const void*>(fn), smem);
+  fn<<<dim3(p.head_v / BV * (DK / kScanBK), p.heads, p.num_seqs), kScanThreads, smem, st>>>(p);
+  check_launch(kFwd ? "linear-attention forward (state scan)"
+                    : "linear-attention backward (state scan)");
 }
 
 template <int DK, bool kVec>
 void launch_forward(const LinearAttnParams& p, void* stream) {
   auto st = static_cast<cudaStream_t>(stream);
-  {
-    constexpr int BV = seq_bv<DK>();
-    auto fn = state_scan_kernel<kScanBK, BV, kVec, true>;
-    const int smem = sizeof(ScanSmem<kScanBK, BV, kVec>);
-    set_smem(reinterpret_cast<const void*>(fn), smem);
-    fn<<<dim3(p.head_v / BV * (DK / kScanBK), p.heads, p.num_seqs), kThreads, smem, st>>>(p);
-    check_launch("linear-attention forward (state scan)");
-  }
+  launch_scan<DK, kVec, true>(p, st);
   if (p.num_chunks == 0) return;
   constexpr int BV = 64;
   auto fn = output_chunks_kernel<DK, BV, kVec>;
@@ -62,13 +57,7 @@ void launch_forward(const LinearAttnParams& p, void* stream) {
 
 template <int DK, bool kVec>
 void launch_backward_state(const LinearAttnParams& p, void* stream) {
-  constexpr int BV = seq_bv<DK>();
-  auto fn = state_scan_kernel<kScanBK, BV, kVec, false>;
-  const int smem = sizeof(ScanSmem<kScanBK, BV, kVec>);
-  set_smem(reinterpret_cast<const void*>(fn), smem);
-  fn<<<dim3(p.head_v / BV * (DK / kScanBK), p.heads, p.num_seqs), kThreads, smem,
-       static_cast<cudaStream_t>(stream)>>>(p);
-  check_launch("linear-attention backward (state scan)");
+  launch_scan<DK, kVec, false>(p, static_cast<cudaStream_t>(stream));
 }
 
 template <int DK, bool kVec>

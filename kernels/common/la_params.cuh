@@ -39,7 +39,7 @@ struct LinearAttnParams {
   void* dq = nullptr;            // [Ttot, H, K] bf16
   void* dk = nullptr;            // [Ttot, H, K] bf16
   void* dv = nullptr;            // [Ttot, H, V] bf16
-  float* dgate = nullptr;        // [Ttot, H, GK]: q*dq - k*dk (summed over K when GK = 1)
+  float* dgate = nullptr;        // [Ttot, H, GK]: the gradient of g (la_chunks.cuh)
 
   // Sequences: cu_seqlens (int32, N+1) and chunk_offsets (int32, N+1), or,
   // when cu_seqlens is null, N sequences of seq_len rows each.
@@ -60,9 +60,6 @@ struct LinearAttnParams {
 // g [Ttot, H, gk] fp32 -> gcum (chunk-local inclusive cumsum), same shape.
 void launch_chunk_cumsum(const float* g, float* gcum, int gk, const LinearAttnParams& p,
                          void* stream);
-// In place: x [Ttot, H, gk] -> suffix sums over each sequence's rows; tot is
-// scratch [NC, H, gk].
-void launch_reverse_cumsum(float* x, float* tot, int gk, const LinearAttnParams& p, void* stream);
 template <int DK, bool kVector>
 void launch_forward(const LinearAttnParams& p, void* stream);
 template <int DK, bool kVector>

@@ -1,72 +1,194 @@
 // The sequential part of the chunked algorithm: one block per (sequence,
-// head, K tile, V tile) walks the sequence's chunks and carries a [BK x BV]
-// fp32 state tile (rows of the state evolve independently, so K splits too:
-// more, smaller blocks, two per multiprocessor, hide the per-chunk latency).
+// head, K tile, V tile) walks the sequence's chunks and carries a [64 x BV]
+// fp32 state tile (rows of the state evolve independently, so K splits too).
 //   forward  (kFwd):  S <- exp(bC) S + (K ⊙ exp(bC - b))^T V, storing the
 //                     state entering each chunk (hchunk) and the final one.
 //   backward (!kFwd): walks backwards, dS <- exp(bC) dS + (scale Q ⊙ exp(b))^T dO,
 //                     storing the gradient of the state leaving each chunk
 //                     (dhchunk) and, at the end, of the initial state.
-// The folded operand is split into bf16 hi + lo so the carried states are
-// exact to ~16 bits (the gate gradient is a difference of state terms).
+// The per-chunk step is latency-bound (a 64 x 64 x BV product), so the state
+// never leaves registers (mma.sync accumulators, 16 state rows per warp,
+// stored straight to global), the next chunk's tiles load (cp.async) while
+// this one is computed, and each step has a single barrier. The gate is
+// folded into the transposed operand in registers, split into bf16 hi + lo
+// so the carried states are exact to ~16 bits over thousands of chunks (the
+// backward's <S0, dS1> gate term reads them in fp32).
 #pragma once
 
 #include "kernels/common/la_device.cuh"
+#include "kernels/common/la_mma.cuh"
 
 namespace scalelab::kernels::cuda {
 
-template <int DK, int BV, bool kVec>  // DK here is the K tile
-struct ScanSmem {
-  static constexpr int LDQ = DK + 8, LDV = BV + 8, LDS = BV + 4;
-  static constexpr int GK = kVec ? DK : 1, LDG = kVec ? DK + 4 : 1;
-  bf16 x[C * LDQ], xd[C * LDQ], xdl[C * LDQ], y[C * LDV];  // (k, v) or (q, dO)
-  float g[C * LDG + (kVec ? 0 : 8)];
-  float s[DK * LDS];
+inline constexpr int kScanWarps = 4;
+inline constexpr int kScanThreads = 32 * kScanWarps;
+inline constexpr int kScanBK = 16 * kScanWarps;  // state rows per block: 16 per warp
+
+// V tile of the scans: small enough that B*H = 64 heads give >= 256 blocks.
+template <int DK>
+constexpr int scan_bv() {
+  return DK == 64 ? 16 : 32;
+}
+
+// One pipeline stage: the chunk's x (k or q) and y (v or dO) rows and gates.
+template <int BV, bool kVec>
+struct ScanStage {
+  static constexpr int LDX = kScanBK + 8, LDY = BV + 8, LDG = kVec ? kScanBK + 4 : 1;
+  bf16 x[C * LDX];
+  bf16 y[C * LDY];
+  float g[kVec ? C * LDG : C];
 };
 
-template <int DK, int BV, bool kVec, bool kFwd>  // DK: the K tile (BK)
-__global__ void __launch_bounds__(kThreads, 2) state_scan_kernel(LinearAttnParams p) {
-  using S = ScanSmem<DK, BV, kVec>;
+template <int BV, bool kVec>
+constexpr int scan_smem_bytes() {
+  return 2 * static_cast<int>(sizeof(ScanStage<BV, kVec>));
+}
+
+// Issues the cp.async copies of one chunk into a stage; rows past the end are
+// zero (x, y) or repeat the last valid gate row (every factor exp(0)).
+template <int BV, bool kVec>
+__device__ __forceinline__ void scan_load(ScanStage<BV, kVec>& s, const bf16* x, const bf16* y,
+                                          const float* gc, int64_t row0, int rows, int64_t xs,
+                                          int64_t ys, int64_t gs) {
+  using St = ScanStage<BV, kVec>;
+  for (int i = threadIdx.x; i < C * (kScanBK / 8); i += kScanThreads) {
+    const int r = i / (kScanBK / 8), c = (i % (kScanBK / 8)) * 8;
+    const int rr = r < rows ? r : 0;
+    cp_async16(s.x + r * St::LDX + c, x + (row0 + rr) * xs + c, r < rows);
+  }
+  for (int i = threadIdx.x; i < C * (BV / 8); i += kScanThreads) {
+    const int r = i / (BV / 8), c = (i % (BV / 8)) * 8;
+    const int rr = r < rows ? r : 0;
+    cp_async16(s.y + r * St::LDY + c, y + (row0 + rr) * ys + c, r < rows);
+  }
+  if constexpr (kVec) {
+    for (int i = threadIdx.x; i < C * (kScanBK / 4); i += kScanThreads) {
+      const int r = i / (kScanBK / 4), c = (i % (kScanBK / 4)) * 4;
+      const int rr = r < rows ? r : rows - 1;
+      cp_async16(s.g + r * St::LDG + c, gc + (row0 + rr) * gs + c, true);
+    }
+  } else {
+    for (int r = threadIdx.x; r < C; r += kScanThreads)
+      cp_async4(s.g + r, gc + (row0 + (r < rows ? r : rows - 1)) * gs);
+  }
+  cp_async_commit();
+}
+
+template <int BV, bool kVec, bool kFwd>
+__global__ void __launch_bounds__(kScanThreads) state_scan_kernel(LinearAttnParams p) {
+  using St = ScanStage<BV, kVec>;
+  constexpr int NT = BV / 8;  // n-tiles of the state per warp
   extern __shared__ __align__(128) unsigned char smem_raw[];
-  S& s = *reinterpret_cast<S*>(smem_raw);
+  St* stage = reinterpret_cast<St*>(smem_raw);
   const int nv = p.head_v / BV;
-  const int vt = blockIdx.x % nv, k0 = (blockIdx.x / nv) * DK, h = blockIdx.y, n = blockIdx.z;
+  const int vt = blockIdx.x % nv, k0 = (blockIdx.x / nv) * kScanBK, h = blockIdx.y, n = blockIdx.z;
   const int H = p.heads, K = p.head_k, V = p.head_v, col0 = vt * BV;
   const Seq sq = seq_of(p, n);
   const int gk = kVec ? K : 1;
   const int64_t xs = (int64_t)H * K, ys = (int64_t)H * V, gs = (int64_t)H * gk;
   const bf16* x = static_cast<const bf16*>(kFwd ? p.k : p.q) + h * K + k0;
-  const bf16* y = static_cast<const bf16*>(kFwd ? p.v : p.dout) + h * V;
+  const bf16* y = static_cast<const bf16*>(kFwd ? p.v : p.dout) + h * V + col0;
   const float* gc = p.gcum + h * gk + (kVec ? k0 : 0);
   const float* init = kFwd ? p.h0 : p.dht;
   float* per_chunk = kFwd ? p.hchunk : p.dhchunk;
   float* last = kFwd ? p.ht : p.dh0;
-  const int64_t tile_off = (int64_t)k0 * V;  // rows k0.. of a [K, V] state
-  const int64_t state_off = ((int64_t)n * H + h) * K * V + tile_off;
   const int nchunks = (sq.eos - sq.bos + C - 1) / C;
 
-  load_state<DK, BV, S::LDS>(s.s, init != nullptr ? init + state_off : nullptr, V, col0);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, gq = lane / 4, cq = lane % 4;
+  const int kr = 16 * warp + gq;  // this thread's state rows: kr and kr + 8 of the tile
+  // Offset of element (row kr, column col0 + 2 cq) of a [K, V] state.
+  const int64_t elem = (int64_t)(k0 + kr) * V + col0 + 2 * cq;
+  const int64_t head_state = (int64_t)h * K * V;
+
+  float acc[NT][4];
+  {
+    const float* src = init != nullptr ? init + (int64_t)n * H * K * V + head_state + elem : nullptr;
+#pragma unroll
+    for (int j = 0; j < NT; ++j) {
+      float2 a = make_float2(0.f, 0.f), b = a;
+      if (src != nullptr) {
+        a = *reinterpret_cast<const float2*>(src + 8 * j);
+        b = *reinterpret_cast<const float2*>(src + 8 * V + 8 * j);
+      }
+      acc[j][0] = a.x, acc[j][1] = a.y, acc[j][2] = b.x, acc[j][3] = b.y;
+    }
+  }
+  auto row0_of = [&](int step) { return sq.bos + (kFwd ? step : nchunks - 1 - step) * C; };
+  if (nchunks > 0) {
+    const int r0 = row0_of(0);
+    scan_load<BV, kVec>(stage[0], x, y, gc, r0, min(C, sq.eos - r0), xs, ys, gs);
+  }
+
   for (int step = 0; step < nchunks; ++step) {
     const int c = kFwd ? step : nchunks - 1 - step;
-    const int row0 = sq.bos + c * C, rows = min(C, sq.eos - row0);
-    __syncthreads();
-    store_state<DK, BV, S::LDS>(per_chunk + ((int64_t)(sq.chunk0 + c) * H + h) * K * V + tile_off, s.s, V, col0);
-    load_rows<DK, S::LDQ>(s.x, x, row0, rows, xs, 0);
-    load_rows<BV, S::LDV>(s.y, y, row0, rows, ys, col0);
-    load_gate<S::GK, S::LDG>(s.g, gc, row0, rows, gs);
-    cp_async_wait();
-    __syncthreads();
-    if constexpr (kFwd)
-      fold_gate<DK, S::LDQ, S::GK, S::LDG>(nullptr, nullptr, s.xd, s.xdl, nullptr, s.x, s.g, p.scale);
-    else
-      fold_gate<DK, S::LDQ, S::GK, S::LDG>(s.xd, s.xdl, nullptr, nullptr, s.x, nullptr, s.g, p.scale);
-    decay_state<DK, BV, S::LDS, S::GK, S::LDG>(s.s, s.g);
-    __syncthreads();
-    block_gemm<DK, BV, C, wmma::col_major, wmma::row_major>(s.s, S::LDS, s.xd, S::LDQ, s.y, S::LDV,
-                                                           true, s.xdl);
+    {  // the state entering (forward) / the gradient leaving (backward) chunk c
+      float* dst = per_chunk + (int64_t)(sq.chunk0 + c) * H * K * V + head_state + elem;
+#pragma unroll
+      for (int j = 0; j < NT; ++j) {
+        *reinterpret_cast<float2*>(dst + 8 * j) = make_float2(acc[j][0], acc[j][1]);
+        *reinterpret_cast<float2*>(dst + 8 * V + 8 * j) = make_float2(acc[j][2], acc[j][3]);
+      }
+    }
+    cp_async_wait_group<0>();
+    __syncthreads();  // this stage landed for all; all are done with the other one
+    if (step + 1 < nchunks) {
+      const int r1 = row0_of(step + 1);
+      scan_load<BV, kVec>(stage[(step + 1) & 1], x, y, gc, r1, min(C, sq.eos - r1), xs, ys, gs);
+    }
+    const St& s = stage[step & 1];
+
+    const float* gl = s.g + (C - 1) * St::LDG;  // the chunk's last (cumulative) gate row
+    const float bc0 = kVec ? gl[kr] : gl[0], bc1 = kVec ? gl[kr + 8] : gl[0];
+    const float d0 = __expf(bc0), d1 = __expf(bc1);
+#pragma unroll
+    for (int j = 0; j < NT; ++j) acc[j][0] *= d0, acc[j][1] *= d0, acc[j][2] *= d1, acc[j][3] *= d1;
+
+#pragma unroll
+    for (int tb = 0; tb < C / 16; ++tb) {
+      const int t0 = 16 * tb;
+      // A = X^T (rows: state rows, cols: chunk rows): matrices (t0, k), (t0, k+8),
+      // (t0+8, k), (t0+8, k+8) of X[t][k].
+      unsigned a[4], ah[4], al[4];
+      ldmatrix_x4_trans(a, s.x + (t0 + lane % 8 + 8 * (lane / 16)) * St::LDX + 16 * warp +
+                               8 * ((lane / 8) % 2));
+#pragma unroll
+      for (int r = 0; r < 4; ++r) {
+        const int kk = kr + 8 * (r & 1), t = t0 + 2 * cq + 8 * (r >> 1);
+        const float bk = r & 1 ? bc1 : bc0;
+        float f0, f1;
+        if constexpr (kVec) {
+          const float b0 = s.g[t * St::LDG + kk], b1 = s.g[(t + 1) * St::LDG + kk];
+          f0 = kFwd ? __expf(bk - b0) : p.scale * __expf(b0);
+          f1 = kFwd ? __expf(bk - b1) : p.scale * __expf(b1);
+        } else {
+          f0 = kFwd ? __expf(bk - s.g[t]) : p.scale * __expf(s.g[t]);
+          f1 = kFwd ? __expf(bk - s.g[t + 1]) : p.scale * __expf(s.g[t + 1]);
+        }
+        const float2 xv = unpack_bf16x2(a[r]);
+        split_bf16x2(xv.x * f0, xv.y * f1, ah[r], al[r]);
+      }
+#pragma unroll
+      for (int jp = 0; jp < NT / 2; ++jp) {
+        // B = Y (rows: chunk rows, cols: V): matrices (t0, v), (t0+8, v),
+        // (t0, v+8), (t0+8, v+8) -> n-tiles v (b[0], b[1]) and v + 8 (b[2], b[3]).
+        unsigned b[4];
+        ldmatrix_x4_trans(b, s.y + (t0 + lane % 8 + 8 * ((lane / 8) % 2)) * St::LDY + 16 * jp +
+                                 8 * (lane / 16));
+        mma_16816(acc[2 * jp], ah, b[0], b[1]);
+        mma_16816(acc[2 * jp], al, b[0], b[1]);
+        mma_16816(acc[2 * jp + 1], ah, b[2], b[3]);
+        mma_16816(acc[2 * jp + 1], al, b[2], b[3]);
+      }
+    }
   }
-  __syncthreads();
-  if (last != nullptr) store_state<DK, BV, S::LDS>(last + state_off, s.s, V, col0);
+  if (last != nullptr) {
+    float* dst = last + (int64_t)n * H * K * V + head_state + elem;
+#pragma unroll
+    for (int j = 0; j < NT; ++j) {
+      *reinterpret_cast<float2*>(dst + 8 * j) = make_float2(acc[j][0], acc[j][1]);
+      *reinterpret_cast<float2*>(dst + 8 * V + 8 * j) = make_float2(acc[j][2], acc[j][3]);
+    }
+  }
 }
 
 }  // namespace scalelab::kernels::cuda
