@@ -154,7 +154,7 @@ struct LinearAttnFunction : torch::autograd::Function<LinearAttnFunction<kVec>> 
                        g.requires_grad() || h0.requires_grad();
     // Every chunk's entering state: written by the scan, read by the output
     // kernel, and kept for the backward when training.
-    auto hchunk = torch::empty({plan->num_chunks, H, K, V}, fopts);
+    auto hchunk = torch::empty({plan->num_chunks, H, K, V}, q.options());  // bf16
     p.q = q.data_ptr();
     p.k = k.data_ptr();
     p.v = v.data_ptr();
@@ -162,7 +162,7 @@ struct LinearAttnFunction : torch::autograd::Function<LinearAttnFunction<kVec>> 
     p.h0 = has_h0 ? h0.data_ptr<float>() : nullptr;
     p.o = o.data_ptr();
     p.ht = ht.data_ptr<float>();
-    p.hchunk = hchunk.data_ptr<float>();
+    p.hchunk = hchunk.data_ptr();
     run_forward<kVec>(p, current_stream());
     ctx->save_for_backward({q, k, v, gcum, train ? hchunk : Tensor()});
     ctx->saved_data["scale"] = scale;
@@ -186,17 +186,17 @@ struct LinearAttnFunction : torch::autograd::Function<LinearAttnFunction<kVec>> 
     Tensor dht = grads[1].defined() ? dense(grads[1].to(torch::kFloat32)) : Tensor();
     auto dq = torch::empty_like(q), dk = torch::empty_like(k), dv = torch::empty_like(v);
     auto dgate = torch::empty({B * T, H, gk}, fopts);
-    auto dhchunk = torch::empty({plan.num_chunks, H, K, V}, fopts);
+    auto dhchunk = torch::empty({plan.num_chunks, H, K, V}, q.options());  // bf16
     auto dh0 = torch::empty({plan.num_seqs, H, K, V}, fopts);
     LinearAttnParams p = base_params(plan, q, v, scale);
     p.q = q.data_ptr();
     p.k = k.data_ptr();
     p.v = v.data_ptr();
     p.gcum = gcum.data_ptr<float>();
-    p.hchunk = hchunk.data_ptr<float>();
+    p.hchunk = hchunk.data_ptr();
     p.dout = dout.data_ptr();
     p.dht = dht.defined() ? dht.data_ptr<float>() : nullptr;
-    p.dhchunk = dhchunk.data_ptr<float>();
+    p.dhchunk = dhchunk.data_ptr();
     p.dh0 = dh0.data_ptr<float>();
     p.dq = dq.data_ptr();
     p.dk = dk.data_ptr();

@@ -18,6 +18,7 @@
 #pragma once
 
 #include "kernels/common/la_device.cuh"
+#include "kernels/common/la_mma.cuh"
 
 namespace scalelab::kernels::cuda {
 
@@ -69,11 +70,11 @@ __global__ void __launch_bounds__(kThreads, 2) output_chunks_kernel(LinearAttnPa
   }
   const bf16* v = static_cast<const bf16*>(p.v) + h * V;
   bf16* o = static_cast<bf16*>(p.o) + h * V;
-  const float* s0 = p.hchunk + ((int64_t)ci * H + h) * DK * V;
+  const bf16* s0 = static_cast<const bf16*>(p.hchunk) + ((int64_t)ci * H + h) * DK * V;
   for (int col0 = 0; col0 < V; col0 += BV) {
     __syncthreads();
     load_rows<BV, S::LDV>(s.v, v, row0, rows, vs, col0);
-    load_state_split<DK, BV>(s.sb, nullptr, s0, V, col0);
+    load_state_tile<DK, BV, S::LDSB>(s.sb, s0, V, col0);
     cp_async_wait();
     __syncthreads();
     for (int t = warp; t < 4 * (BV / 16); t += kWarps) {
@@ -109,32 +110,31 @@ struct BwdChunkSmem {
   float kdk[kThreads];      // partial sums of k . dk_inter, per column
 };
 
-// S0 and dS1 tiles (fp32 in global) -> bf16 in shared memory, and per state
+// S0 and dS1 tiles (bf16 [K, V] in global) -> shared memory, and per state
 // row the fp32 partial sum of S0 ⊙ dS1 (rdot[it] belongs to row
 // (threadIdx.x + kThreads it) / (BV / 4)).
 template <int DK, int BV>
-__device__ __forceinline__ void load_states_dot(bf16* sb, bf16* dsb, const float* s0,
-                                                const float* ds1, int V, int col0,
+__device__ __forceinline__ void load_states_dot(bf16* sb, bf16* dsb, const bf16* s0,
+                                                const bf16* ds1, int V, int col0,
                                                 float (&rdot)[DK * BV / 4 / kThreads]) {
   constexpr int LD = BV + 8, kIters = DK * BV / 4 / kThreads;
-  float4 xs[kIters], ys[kIters];
+  uint2 xs[kIters], ys[kIters];
 #pragma unroll
   for (int it = 0; it < kIters; ++it) {
     const int i = threadIdx.x + it * kThreads;
     const int64_t off = (int64_t)(i / (BV / 4)) * V + col0 + (i % (BV / 4)) * 4;
-    xs[it] = *reinterpret_cast<const float4*>(s0 + off);
-    ys[it] = *reinterpret_cast<const float4*>(ds1 + off);
+    xs[it] = *reinterpret_cast<const uint2*>(s0 + off);
+    ys[it] = *reinterpret_cast<const uint2*>(ds1 + off);
   }
 #pragma unroll
   for (int it = 0; it < kIters; ++it) {
     const int i = threadIdx.x + it * kThreads;
     const int r = i / (BV / 4), c = (i % (BV / 4)) * 4;
-    const float4 x = xs[it], y = ys[it];
-    *reinterpret_cast<__nv_bfloat162*>(sb + r * LD + c) = __floats2bfloat162_rn(x.x, x.y);
-    *reinterpret_cast<__nv_bfloat162*>(sb + r * LD + c + 2) = __floats2bfloat162_rn(x.z, x.w);
-    *reinterpret_cast<__nv_bfloat162*>(dsb + r * LD + c) = __floats2bfloat162_rn(y.x, y.y);
-    *reinterpret_cast<__nv_bfloat162*>(dsb + r * LD + c + 2) = __floats2bfloat162_rn(y.z, y.w);
-    rdot[it] += x.x * y.x + x.y * y.y + x.z * y.z + x.w * y.w;
+    *reinterpret_cast<uint2*>(sb + r * LD + c) = xs[it];
+    *reinterpret_cast<uint2*>(dsb + r * LD + c) = ys[it];
+    const float2 x01 = unpack_bf16x2(xs[it].x), x23 = unpack_bf16x2(xs[it].y);
+    const float2 y01 = unpack_bf16x2(ys[it].x), y23 = unpack_bf16x2(ys[it].y);
+    rdot[it] += x01.x * y01.x + x01.y * y01.y + x23.x * y23.x + x23.y * y23.y;
   }
 }
 
@@ -155,7 +155,8 @@ __device__ __forceinline__ void bwd_v_loop(BwdChunkSmem<DK, BV, kVec>& s, const 
   for (int col0 = 0; col0 < V; col0 += BV) {
     load_rows<BV, S::LDV>(s.v, v, row0, rows, vs, col0);
     load_rows<BV, S::LDV>(s.dout, dout, row0, rows, vs, col0);
-    load_states_dot<DK, BV>(s.sb, s.dsb, p.hchunk + st, p.dhchunk + st, V, col0, rdot);
+    load_states_dot<DK, BV>(s.sb, s.dsb, static_cast<const bf16*>(p.hchunk) + st,
+                            static_cast<const bf16*>(p.dhchunk) + st, V, col0, rdot);
     cp_async_wait();
     __syncthreads();
 #pragma unroll

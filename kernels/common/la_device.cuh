@@ -89,39 +89,6 @@ __device__ __forceinline__ void load_gate(float* dst, const float* gcum, int64_t
   }
 }
 
-// State tile [DK][BV] of a [.., K, V] fp32 tensor (row-major K x V) <-> smem.
-// Fixed trip counts (unrolled) so all of a thread's loads are in flight at once.
-template <int DK, int BV, int LD>
-__device__ __forceinline__ void load_state(float* dst, const float* src, int V, int col0) {
-#pragma unroll
-  for (int it = 0; it < DK * BV / 4 / kThreads; ++it) {
-    const int i = threadIdx.x + it * kThreads;
-    const int r = i / (BV / 4), c = (i % (BV / 4)) * 4;
-    float4 val = src != nullptr ? *reinterpret_cast<const float4*>(src + (int64_t)r * V + col0 + c)
-                                : make_float4(0.f, 0.f, 0.f, 0.f);
-    *reinterpret_cast<float4*>(dst + r * LD + c) = val;
-  }
-}
-
-template <int DK, int BV, int LD>
-__device__ __forceinline__ void store_state(float* dst, const float* src, int V, int col0) {
-#pragma unroll
-  for (int it = 0; it < DK * BV / 4 / kThreads; ++it) {
-    const int i = threadIdx.x + it * kThreads;
-    const int r = i / (BV / 4), c = (i % (BV / 4)) * 4;
-    *reinterpret_cast<float4*>(dst + (int64_t)r * V + col0 + c) =
-        *reinterpret_cast<const float4*>(src + r * LD + c);
-  }
-}
-
-template <int ROWS, int COLS, int LDS, int LDD>
-__device__ __forceinline__ void to_bf16(bf16* dst, const float* src) {
-  for (int i = threadIdx.x; i < ROWS * COLS; i += kThreads) {
-    const int r = i / COLS, c = i % COLS;
-    dst[r * LDD + c] = __float2bfloat16(src[r * LDS + c]);
-  }
-}
-
 // Writes rows < `rows` of an fp32 smem tile [C][LDS] as bf16 into global.
 template <int W, int LDS>
 __device__ __forceinline__ void store_rows(bf16* dst, const float* src, int64_t row0, int rows,
@@ -282,39 +249,13 @@ __device__ __forceinline__ void fold_gate(bf16* qd, bf16* qdl, bf16* kd, bf16* k
   }
 }
 
-// S *= exp(bC) per key row (or once for scalar decay).
-template <int DK, int BV, int LDS, int GK, int LDG>
-__device__ __forceinline__ void decay_state(float* s, const float* g) {
-  for (int i = threadIdx.x; i < DK * BV; i += kThreads) {
-    const int r = i / BV, c = i % BV;
-    s[r * LDS + c] *= __expf(g[(C - 1) * LDG + (GK == 1 ? 0 : r)]);
-  }
-}
-
-// State tile -> bf16 hi (+ lo = x - hi when LO is non-null) parts.
-template <int DK, int BV>
-__device__ __forceinline__ void load_state_split(bf16* hi, bf16* lo, const float* src, int V,
-                                                 int col0) {
-  constexpr int LD = BV + 8, kIters = DK * BV / 4 / kThreads;
-  float4 xs[kIters];
-#pragma unroll
-  for (int it = 0; it < kIters; ++it) {
-    const int i = threadIdx.x + it * kThreads;
-    xs[it] = *reinterpret_cast<const float4*>(src + (int64_t)(i / (BV / 4)) * V + col0 + (i % (BV / 4)) * 4);
-  }
-#pragma unroll
-  for (int it = 0; it < kIters; ++it) {
-    const int i = threadIdx.x + it * kThreads;
-    const int r = i / (BV / 4), c = (i % (BV / 4)) * 4;
-    const float4 x = xs[it];
-    const __nv_bfloat162 h01 = __floats2bfloat162_rn(x.x, x.y), h23 = __floats2bfloat162_rn(x.z, x.w);
-    const float2 f01 = __bfloat1622float2(h01), f23 = __bfloat1622float2(h23);
-    *reinterpret_cast<__nv_bfloat162*>(hi + r * LD + c) = h01;
-    *reinterpret_cast<__nv_bfloat162*>(hi + r * LD + c + 2) = h23;
-    if (lo != nullptr) {
-      *reinterpret_cast<__nv_bfloat162*>(lo + r * LD + c) = __floats2bfloat162_rn(x.x - f01.x, x.y - f01.y);
-      *reinterpret_cast<__nv_bfloat162*>(lo + r * LD + c + 2) = __floats2bfloat162_rn(x.z - f23.x, x.w - f23.y);
-    }
+// A [DK x BV] tile of a bf16 [.., K, V] state -> smem [DK][LD] (cp.async;
+// the caller waits).
+template <int DK, int BV, int LD>
+__device__ __forceinline__ void load_state_tile(bf16* dst, const bf16* src, int V, int col0) {
+  for (int i = threadIdx.x; i < DK * (BV / 8); i += kThreads) {
+    const int r = i / (BV / 8), c = (i % (BV / 8)) * 8;
+    cp_async16(dst + r * LD + c, src + (int64_t)r * V + col0 + c, true);
   }
 }
 

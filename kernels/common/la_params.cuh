@@ -30,11 +30,13 @@ struct LinearAttnParams {
   // Forward outputs.
   void* o = nullptr;             // [Ttot, H, V] bf16
   float* ht = nullptr;           // [N, H, K, V] or null
-  float* hchunk = nullptr;       // [NC, H, K, V] state entering each chunk, or null
+  // Per-chunk states are bf16 (raw 16-bit): every reader rounds them to bf16
+  // for the tensor cores anyway, and they are the largest tensors moved.
+  void* hchunk = nullptr;        // [NC, H, K, V] bf16 state entering each chunk
   // Backward inputs/outputs.
   const void* dout = nullptr;    // [Ttot, H, V] bf16
   const float* dht = nullptr;    // [N, H, K, V] or null (zeros)
-  float* dhchunk = nullptr;      // [NC, H, K, V] grad of the state leaving each chunk
+  void* dhchunk = nullptr;       // [NC, H, K, V] bf16 grad of the state leaving each chunk
   float* dh0 = nullptr;          // [N, H, K, V] or null
   void* dq = nullptr;            // [Ttot, H, K] bf16
   void* dk = nullptr;            // [Ttot, H, K] bf16

@@ -8,7 +8,7 @@
 //                     (dhchunk) and, at the end, of the initial state.
 // The per-chunk step is latency-bound (a 64 x 64 x BV product), so the state
 // never leaves registers (mma.sync accumulators, 16 state rows per warp,
-// stored straight to global), the next chunk's tiles load (cp.async) while
+// stored straight to global, as bf16 per chunk), the next chunk's tiles load (cp.async) while
 // this one is computed, and each step has a single barrier. The gate is
 // folded into the transposed operand in registers, split into bf16 hi + lo
 // so the carried states are exact to ~16 bits over thousands of chunks (the
@@ -90,7 +90,7 @@ __global__ void __launch_bounds__(kScanThreads) state_scan_kernel(LinearAttnPara
   const bf16* y = static_cast<const bf16*>(kFwd ? p.v : p.dout) + h * V + col0;
   const float* gc = p.gcum + h * gk + (kVec ? k0 : 0);
   const float* init = kFwd ? p.h0 : p.dht;
-  float* per_chunk = kFwd ? p.hchunk : p.dhchunk;
+  bf16* per_chunk = static_cast<bf16*>(kFwd ? p.hchunk : p.dhchunk);
   float* last = kFwd ? p.ht : p.dh0;
   const int nchunks = (sq.eos - sq.bos + C - 1) / C;
 
@@ -122,11 +122,11 @@ __global__ void __launch_bounds__(kScanThreads) state_scan_kernel(LinearAttnPara
   for (int step = 0; step < nchunks; ++step) {
     const int c = kFwd ? step : nchunks - 1 - step;
     {  // the state entering (forward) / the gradient leaving (backward) chunk c
-      float* dst = per_chunk + (int64_t)(sq.chunk0 + c) * H * K * V + head_state + elem;
+      bf16* dst = per_chunk + (int64_t)(sq.chunk0 + c) * H * K * V + head_state + elem;
 #pragma unroll
       for (int j = 0; j < NT; ++j) {
-        *reinterpret_cast<float2*>(dst + 8 * j) = make_float2(acc[j][0], acc[j][1]);
-        *reinterpret_cast<float2*>(dst + 8 * V + 8 * j) = make_float2(acc[j][2], acc[j][3]);
+        *reinterpret_cast<__nv_bfloat162*>(dst + 8 * j) = __floats2bfloat162_rn(acc[j][0], acc[j][1]);
+        *reinterpret_cast<__nv_bfloat162*>(dst + 8 * V + 8 * j) = __floats2bfloat162_rn(acc[j][2], acc[j][3]);
       }
     }
     cp_async_wait_group<0>();
