@@ -82,7 +82,11 @@ void Transaction::commit() {
 
 Database::Database(const std::string& path) : path_(path) {
   try {
-    db_ = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    // A Database belongs to one thread (processes share the file, threads do
+    // not share a connection), so SQLite's own per-call mutex is dropped: it
+    // was 7% of planning 100k runs.
+    db_ = std::make_unique<SQLite::Database>(
+        path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX);
     // Several processes of one machine share the file: readers never block the
     // writer (WAL) and a writer waits for a lock instead of failing at once.
     db_->setBusyTimeout(30000);
@@ -185,18 +189,19 @@ std::vector<std::string> Database::insert_runs(const std::vector<Run>& runs) {
       sw.reset();
       last_sweep = r.sweep;
     }
-    ins.bind(1, r.id);
-    ins.bind(2, r.sweep);
-    ins.bind(3, r.stage);
-    ins.bind(4, r.name);
-    ins.bind(5, r.arch);
-    ins.bind(6, r.spec_json);
+    // No copies: the strings outlive the exec() below.
+    ins.bindNoCopy(1, r.id);
+    ins.bindNoCopy(2, r.sweep);
+    ins.bindNoCopy(3, r.stage);
+    ins.bindNoCopy(4, r.name);
+    ins.bindNoCopy(5, r.arch);
+    ins.bindNoCopy(6, r.spec_json);
     ins.bind(7, r.params);
     ins.bind(8, r.nonembedding_params);
     ins.bind(9, r.tokens);
     ins.bind(10, r.flops);
     ins.bind(11, r.priority);
-    ins.bind(12, now);
+    ins.bindNoCopy(12, now);
     if (ins.exec() == 1) added.push_back(r.id);
     ins.reset();
   }
@@ -209,6 +214,14 @@ std::optional<Run> Database::get_run(const std::string& id) {
   q.bind(1, id);
   if (!q.executeStep()) return std::nullopt;
   return read_run(q);
+}
+
+std::vector<std::string> Database::run_ids(const std::string& sweep) {
+  SQLite::Statement q(*db_, "SELECT id FROM runs WHERE sweep = ?");
+  q.bind(1, sweep);
+  std::vector<std::string> ids;
+  while (q.executeStep()) ids.push_back(q.getColumn(0).getString());
+  return ids;
 }
 
 std::vector<Run> Database::list_runs(const RunFilter& f) {

@@ -3,7 +3,7 @@
 // Layout (optuna's RDB storage is the model): sweeps -> runs -> metrics, plus
 // fits and a one-row schema_version. One SQLite file in WAL mode, shared by the
 // scheduler and the train processes of one machine; never opened over a network
-// filesystem.
+// filesystem. A Database object is used by one thread at a time.
 //
 // Reals that may be NaN or +-inf (losses, lr, throughput) are stored explicitly:
 // a finite value as REAL, a non-finite one as the TEXT 'nan' / 'inf' / '-inf'
@@ -94,6 +94,9 @@ class Database {
   std::vector<std::string> insert_runs(const std::vector<Run>& runs);
   std::optional<Run> get_run(const std::string& id);
   std::vector<Run> list_runs(const RunFilter& f = {});
+  // Ids of the runs of SWEEP, any status (re-planning compares them with the
+  // sheet without reading every run's spec).
+  std::vector<std::string> run_ids(const std::string& sweep);
   std::vector<StatusCount> status_counts();
 
   // Atomically moves the best pending run (priority desc, then FLOPs asc) -- or a

@@ -52,30 +52,39 @@ double activation_bytes_per_token(const spec::ModelSpec& model) {
   return bytes;
 }
 
-MemoryEstimate training_memory(const spec::ModelSpec& model, int64_t params,
-                               int64_t tokens_in_flight) {
+namespace {
+
+MemoryEstimate memory_of(double activation_bytes, int64_t params, int64_t tokens_in_flight) {
   MemoryEstimate m;
   const double p = static_cast<double>(params);
   m.weights = kFp32 * p;
   m.grads = kFp32 * p;
   m.optimizer = 2 * kFp32 * p;
-  m.activations = activation_bytes_per_token(model) * static_cast<double>(tokens_in_flight);
+  m.activations = activation_bytes * static_cast<double>(tokens_in_flight);
   return m;
+}
+
+}  // namespace
+
+MemoryEstimate training_memory(const spec::ModelSpec& model, int64_t params,
+                               int64_t tokens_in_flight) {
+  return memory_of(activation_bytes_per_token(model), params, tokens_in_flight);
 }
 
 RunCost account(const spec::RunSpec& run, int64_t params, double train_flops, const Hardware& hw) {
   RunCost c;
   const int64_t seq = run.model.seq_len, batch = std::max<int64_t>(run.batch_size(), 1);
+  const double act = activation_bytes_per_token(run.model);
   int64_t micro = batch;
   if (hw.micro_batch_tokens > 0) {
     micro = std::clamp<int64_t>(hw.micro_batch_tokens / seq, 1, batch);
   } else {
-    while (micro > 1 && training_memory(run.model, params, micro * seq).total() > hw.gpu_memory)
+    while (micro > 1 && memory_of(act, params, micro * seq).total() > hw.gpu_memory)
       micro = (micro + 1) / 2;
   }
   c.micro_batch = micro;
   c.accumulation = (batch + micro - 1) / micro;
-  c.memory = training_memory(run.model, params, micro * seq);
+  c.memory = memory_of(act, params, micro * seq);
   c.gpu_hours = train_flops / (hw.mfu * hw.peak_flops) / 3600.0;
   c.cost = c.gpu_hours * hw.gpu_hour_price;
   c.fits = c.memory.total() <= hw.gpu_memory;

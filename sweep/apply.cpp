@@ -3,31 +3,65 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
+#include <tuple>
 #include <unordered_set>
 
 namespace scalelab::sweep {
 
-std::vector<db::Run> removed_runs(db::Database& db, const Plan& plan) {
-  std::unordered_set<std::string> planned;
+namespace {
+
+uint64_t id_key(const std::string& id) { return std::strtoull(id.c_str(), nullptr, 16); }
+
+// What the database holds of the sweep, as ids: re-planning 100k runs reads
+// 100k ids, not 100k specs.
+struct Existing {
+  std::unordered_set<uint64_t> ids;
+  std::vector<std::string> removed;  // of them, those the plan does not have
+};
+
+Existing existing_ids(db::Database& db, const Plan& plan) {
+  std::unordered_set<uint64_t> planned;
   planned.reserve(plan.runs.size());
-  for (const PlannedRun& r : plan.runs) planned.insert(r.row.id);
-  db::RunFilter f;
-  f.sweep = plan.sweep;
-  std::vector<db::Run> removed;
-  for (db::Run& r : db.list_runs(f))
-    if (!planned.count(r.id)) removed.push_back(std::move(r));
-  return removed;
+  for (const PlannedRun& r : plan.runs) planned.insert(id_key(r.row.id));
+  Existing e;
+  for (std::string& id : db.run_ids(plan.sweep)) {
+    const uint64_t k = id_key(id);
+    e.ids.insert(k);
+    if (!planned.count(k)) e.removed.push_back(std::move(id));
+  }
+  return e;
+}
+
+std::vector<db::Run> fetch(db::Database& db, const std::vector<std::string>& ids) {
+  std::vector<db::Run> runs;
+  runs.reserve(ids.size());
+  for (const std::string& id : ids)
+    if (std::optional<db::Run> r = db.get_run(id)) runs.push_back(std::move(*r));
+  std::sort(runs.begin(), runs.end(), [](const db::Run& a, const db::Run& b) {
+    return std::tie(a.stage, a.arch, a.flops, a.id) < std::tie(b.stage, b.arch, b.flops, b.id);
+  });
+  return runs;
+}
+
+}  // namespace
+
+std::vector<db::Run> removed_runs(db::Database& db, const Plan& plan) {
+  return fetch(db, existing_ids(db, plan).removed);
 }
 
 namespace {
 
 // Ids are hashes: inserting them in order keeps SQLite's primary-key B-tree
 // appending instead of splitting pages all over (~25% faster at 100k runs).
-std::vector<size_t> id_order(const Plan& plan) {
+// Runs the database already has are left out: they would be ignored anyway.
+std::vector<size_t> insert_order(const Plan& plan, const Existing& e) {
   std::vector<std::pair<uint64_t, size_t>> keys;
   keys.reserve(plan.runs.size());
-  for (size_t i = 0; i < plan.runs.size(); ++i)
-    keys.emplace_back(std::strtoull(plan.runs[i].row.id.c_str(), nullptr, 16), i);
+  for (size_t i = 0; i < plan.runs.size(); ++i) {
+    const uint64_t k = id_key(plan.runs[i].row.id);
+    if (!e.ids.count(k)) keys.emplace_back(k, i);
+  }
   std::sort(keys.begin(), keys.end());
   std::vector<size_t> order;
   order.reserve(keys.size());
@@ -35,12 +69,14 @@ std::vector<size_t> id_order(const Plan& plan) {
   return order;
 }
 
-ApplyResult insert(db::Database& db, std::vector<db::Run> rows, std::vector<db::Run> removed,
-                   bool prune) {
+ApplyResult insert(db::Database& db, size_t planned, std::vector<db::Run> rows,
+                   std::vector<db::Run> removed, bool prune) {
   ApplyResult res;
   res.removed = std::move(removed);
+  // INSERT OR IGNORE still guards against a second planner that wrote some of
+  // these ids since they were read.
   res.added = db.insert_runs(rows);
-  res.existing = rows.size() - res.added.size();
+  res.existing = planned - res.added.size();
   if (prune) {
     std::vector<std::string> pending;
     for (const db::Run& r : res.removed)
@@ -54,19 +90,19 @@ ApplyResult insert(db::Database& db, std::vector<db::Run> rows, std::vector<db::
 }  // namespace
 
 ApplyResult write_plan(db::Database& db, const Plan& plan, bool prune) {
+  const Existing e = existing_ids(db, plan);
   std::vector<db::Run> rows;
-  rows.reserve(plan.runs.size());
-  for (size_t i : id_order(plan)) rows.push_back(plan.runs[i].row);
-  return insert(db, std::move(rows), removed_runs(db, plan), prune);
+  for (size_t i : insert_order(plan, e)) rows.push_back(plan.runs[i].row);
+  return insert(db, plan.runs.size(), std::move(rows), fetch(db, e.removed), prune);
 }
 
 ApplyResult write_plan(db::Database& db, Plan&& plan, bool prune) {
-  std::vector<db::Run> removed = removed_runs(db, plan);
+  const Existing e = existing_ids(db, plan);
   std::vector<db::Run> rows;
-  rows.reserve(plan.runs.size());
-  for (size_t i : id_order(plan)) rows.push_back(std::move(plan.runs[i].row));
+  for (size_t i : insert_order(plan, e)) rows.push_back(std::move(plan.runs[i].row));
+  const size_t planned = plan.runs.size();
   plan.runs.clear();
-  return insert(db, std::move(rows), std::move(removed), prune);
+  return insert(db, planned, std::move(rows), fetch(db, e.removed), prune);
 }
 
 }  // namespace scalelab::sweep

@@ -163,7 +163,13 @@ void Planner::plan_row(const SheetRow& row, Merged& defaults) {
                                   " runs, more than " + std::to_string(kMaxRowRuns));
     return;
   }
-  plan_.runs.reserve(plan_.runs.size() + static_cast<size_t>(total));
+  // Geometric growth: reserving exactly per row would move every earlier run
+  // once per row.
+  const size_t need = plan_.runs.size() + static_cast<size_t>(total);
+  if (need > plan_.runs.capacity()) {
+    plan_.runs.reserve(std::max(need, 2 * plan_.runs.capacity()));
+    run_models_.reserve(plan_.runs.capacity());
+  }
   expand(row, p, axes);
 }
 

@@ -61,6 +61,7 @@ struct ModelInfo {
   spec::ModelSpec spec;
   spec::ParamCount params;
   double flops_per_token = 0;
+  std::string descriptor;  // spec::to_descriptor(spec), for the runs' canonical JSON
   std::optional<spec::SpecError> error;
 };
 
@@ -105,7 +106,8 @@ class Planner {
   ErrorSink errors_;
   Plan plan_;
   std::vector<std::optional<Col>> colmap_;
-  std::unordered_map<std::string, ModelInfo> models_;
+  std::unordered_map<std::string, ModelInfo> models_;  // node-based: run_models_ points into it
+  std::vector<const ModelInfo*> run_models_;           // one per plan_.runs entry
 };
 
 }  // namespace scalelab::sweep::detail

@@ -65,6 +65,7 @@ const ModelInfo& Planner::model(const Current& cur) {
     spec::resolve(m);
     info.params = spec::count_params(m);
     info.flops_per_token = spec::train_flops_per_token(m);
+    info.descriptor = spec::to_descriptor(m);
   } catch (const spec::SpecError& e) {
     info.error = e;
   }
@@ -156,16 +157,20 @@ void Planner::add_run(const SheetRow& row, const Current& cur) {
   r.priority = cur[idx(Col::Priority)] ? static_cast<int>(cur[idx(Col::Priority)]->i) : 0;
   run.cost = account(run.spec, r.params, r.flops, plan_.hw);
   plan_.runs.push_back(std::move(run));
+  run_models_.push_back(&mi);
 }
 
 // Identity is the costly part of planning (a JSON document per run), so it is
 // computed once per run, on every core, after the whole sheet has expanded.
 void Planner::assign_ids() {
   std::vector<PlannedRun>& runs = plan_.runs;
-  auto work = [&runs](size_t begin, size_t end) {
+  auto work = [&runs, this](size_t begin, size_t end) {
+    std::string json;
     for (size_t i = begin; i < end; ++i) {
-      runs[i].row.spec_json = spec::canonical_json(runs[i].spec);
-      runs[i].row.id = spec::run_id_of_canonical(runs[i].row.spec_json);
+      json.clear();
+      spec::append_canonical_json(runs[i].spec, run_models_[i]->descriptor, json);
+      runs[i].row.id = spec::run_id_of_canonical(json);
+      runs[i].row.spec_json = json;
     }
   };
   const size_t n = runs.size();

@@ -2,8 +2,11 @@
 
 #include <xxhash.h>
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <unordered_map>
 
 namespace scalelab::spec {
 
@@ -93,7 +96,89 @@ RunSpec run_spec_from_json(const nlohmann::json& j) {
   return r;
 }
 
-std::string canonical_json(const RunSpec& r) { return to_json(r).dump(); }
+namespace {
+
+// nlohmann's number format (shortest round-trip digits, its own exponent
+// rules) is the canonical one; a sweep has few distinct real values, so each
+// is formatted by nlohmann once per thread and reused.
+void append_real(std::string& out, double v) {
+  thread_local std::unordered_map<uint64_t, std::string> cache;
+  uint64_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  auto it = cache.find(bits);
+  if (it == cache.end()) {
+    if (cache.size() > 4096) cache.clear();
+    it = cache.emplace(bits, nlohmann::json(v).dump()).first;
+  }
+  out += it->second;
+}
+
+template <class Int>
+void append_int(std::string& out, Int v) {
+  char buf[24];
+  out.append(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
+}
+
+// Printable ASCII other than quote and backslash is written as it is by
+// nlohmann too; anything else goes through it.
+void append_string(std::string& out, std::string_view s) {
+  for (unsigned char c : s)
+    if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') {
+      out += nlohmann::json(std::string(s)).dump();
+      return;
+    }
+  out += '"';
+  out += s;
+  out += '"';
+}
+
+}  // namespace
+
+// The bytes of to_json(r).dump() (keys in nlohmann's sorted order), written
+// directly: building the JSON tree was most of the cost of planning 100k runs.
+// run_spec_test checks the two agree.
+void append_canonical_json(const RunSpec& r, std::string_view model_descriptor, std::string& out) {
+  out += "{\"batch_tokens\":";
+  append_int(out, r.batch_tokens);
+  out += ",\"beta1\":";
+  append_real(out, r.beta1);
+  out += ",\"beta2\":";
+  append_real(out, r.beta2);
+  out += ",\"data\":";
+  append_string(out, r.data);
+  out += ",\"decay_fraction\":";
+  append_real(out, r.decay_fraction);
+  out += ",\"eval_every\":";
+  append_int(out, r.eval_every);
+  out += ",\"eval_tokens\":";
+  append_int(out, r.eval_tokens);
+  out += ",\"grad_clip\":";
+  append_real(out, r.grad_clip);
+  out += ",\"lr\":";
+  append_real(out, r.lr);
+  out += ",\"min_lr_ratio\":";
+  append_real(out, r.min_lr_ratio);
+  out += ",\"model\":";
+  append_string(out, model_descriptor);
+  out += ",\"schedule\":";
+  append_string(out, r.schedule);
+  out += ",\"seed\":";
+  append_int(out, r.seed);
+  out += ",\"tokens\":";
+  append_int(out, r.tokens);
+  out += ",\"warmup\":";
+  append_real(out, r.warmup);
+  out += ",\"weight_decay\":";
+  append_real(out, r.weight_decay);
+  out += '}';
+}
+
+std::string canonical_json(const RunSpec& r) {
+  std::string out;
+  out.reserve(512);
+  append_canonical_json(r, to_descriptor(r.model), out);
+  return out;
+}
 
 std::string run_id(const RunSpec& r) { return run_id_of_canonical(canonical_json(r)); }
 

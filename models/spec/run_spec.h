@@ -45,6 +45,9 @@ nlohmann::json to_json(const RunSpec& r);
 // Throws SpecError naming the field for a missing or bad one.
 RunSpec run_spec_from_json(const nlohmann::json& j);
 std::string canonical_json(const RunSpec& r);
+// Appends canonical_json(r) to out, given to_descriptor(r.model): a planner
+// caches the descriptor per model and reuses one buffer.
+void append_canonical_json(const RunSpec& r, std::string_view model_descriptor, std::string& out);
 // 16 hex digits of XXH3-64 over canonical_json(r).
 std::string run_id(const RunSpec& r);
 // The same id from an already computed canonical_json(r), so a planner that
