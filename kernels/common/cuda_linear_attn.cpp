@@ -163,6 +163,15 @@ struct LinearAttnFunction : torch::autograd::Function<LinearAttnFunction<kVec>> 
     p.o = o.data_ptr();
     p.ht = ht.data_ptr<float>();
     p.hchunk = hchunk.data_ptr();
+    Tensor achunk, qd, kd;  // vector decay workspace (la_tiles_vec.cuh)
+    if (kVec) {
+      achunk = torch::empty({plan->num_chunks, H, kChunk, kChunk}, q.options());
+      qd = torch::empty_like(q);
+      kd = torch::empty_like(k);
+      p.achunk = achunk.data_ptr();
+      p.qd = qd.data_ptr();
+      p.kd = kd.data_ptr();
+    }
     run_forward<kVec>(p, current_stream());
     ctx->save_for_backward({q, k, v, gcum, train ? hchunk : Tensor()});
     ctx->saved_data["scale"] = scale;
@@ -185,7 +194,8 @@ struct LinearAttnFunction : torch::autograd::Function<LinearAttnFunction<kVec>> 
     Tensor dout = grads[0].defined() ? dense(grads[0].to(torch::kBFloat16)) : torch::zeros_like(v);
     Tensor dht = grads[1].defined() ? dense(grads[1].to(torch::kFloat32)) : Tensor();
     auto dq = torch::empty_like(q), dk = torch::empty_like(k), dv = torch::empty_like(v);
-    auto dgate = torch::empty({B * T, H, gk}, fopts);
+    // Scalar decay: each 64-column K tile adds its share of the gate gradient.
+    auto dgate = kVec ? torch::empty({B * T, H, gk}, fopts) : torch::zeros({B * T, H, gk}, fopts);
     auto dhchunk = torch::empty({plan.num_chunks, H, K, V}, q.options());  // bf16
     auto dh0 = torch::empty({plan.num_seqs, H, K, V}, fopts);
     LinearAttnParams p = base_params(plan, q, v, scale);
@@ -202,6 +212,15 @@ struct LinearAttnFunction : torch::autograd::Function<LinearAttnFunction<kVec>> 
     p.dk = dk.data_ptr();
     p.dv = dv.data_ptr();
     p.dgate = dgate.data_ptr<float>();
+    // Vector decay recomputes A and the folded keys instead of keeping them
+    // from the forward (1.5 q-sized tensors a layer less to hold).
+    Tensor achunk, kd;
+    if (kVec) {
+      achunk = torch::empty({plan.num_chunks, H, kChunk, kChunk}, q.options());
+      kd = torch::empty_like(k);
+      p.achunk = achunk.data_ptr();
+      p.kd = kd.data_ptr();
+    }
     run_backward<kVec>(p, current_stream());
 
     // dgate is final: backward_chunks finishes the gate gradient per chunk.

@@ -59,11 +59,11 @@ __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_al
 // Copies rows [row0, row0+rows) x cols [col0, col0+W) of a [Ttot, stride]
 // bf16 tensor into smem [C][LD]; rows >= `rows` become zeros (the partial
 // last chunk, so no caller-side padding is needed).
-template <int W, int LD>
+template <int W, int LD, int NT = kThreads>
 __device__ __forceinline__ void load_rows(bf16* dst, const bf16* src, int64_t row0, int rows,
                                           int64_t stride, int col0) {
   constexpr int kVecPerRow = W / 8;
-  for (int i = threadIdx.x; i < C * kVecPerRow; i += kThreads) {
+  for (int i = threadIdx.x; i < C * kVecPerRow; i += NT) {
     const int r = i / kVecPerRow, c = (i % kVecPerRow) * 8;
     const int rr = r < rows ? r : 0;  // a valid address even when zero-filling
     cp_async16(dst + r * LD + c, src + (row0 + rr) * stride + col0 + c, r < rows);
@@ -72,17 +72,17 @@ __device__ __forceinline__ void load_rows(bf16* dst, const bf16* src, int64_t ro
 
 // Gate rows; rows past the end repeat the last valid row so every decay
 // factor involving them is exp(0) (their q, k, v rows are zero).
-template <int GK, int LD>
+template <int GK, int LD, int NT = kThreads>
 __device__ __forceinline__ void load_gate(float* dst, const float* gcum, int64_t row0, int rows,
                                           int64_t stride) {
   if constexpr (GK % 4 == 0) {
-    for (int i = threadIdx.x; i < C * GK / 4; i += kThreads) {
+    for (int i = threadIdx.x; i < C * GK / 4; i += NT) {
       const int r = i / (GK / 4), c = (i % (GK / 4)) * 4;
       const int rr = r < rows ? r : rows - 1;
       cp_async16(dst + r * LD + c, gcum + (row0 + rr) * stride + c, true);
     }
   } else {
-    for (int r = threadIdx.x; r < C; r += kThreads) {
+    for (int r = threadIdx.x; r < C; r += NT) {
       const int rr = r < rows ? r : rows - 1;
       cp_async4(dst + r * LD, gcum + (row0 + rr) * stride);
     }
@@ -100,6 +100,20 @@ __device__ __forceinline__ void store_rows(bf16* dst, const float* src, int64_t 
       *reinterpret_cast<__nv_bfloat162*>(dst + (row0 + r) * stride + col0 + c) =
           __floats2bfloat162_rn(src[r * LDS + c], src[r * LDS + c + 1]);
     }
+  }
+}
+
+// Writes rows < `rows` of a bf16 smem tile [C][LDS] into global, 16 bytes a
+// thread at a time.
+template <int W, int LDS, int NT>
+__device__ __forceinline__ void store_rows_bf16(bf16* dst, const bf16* src, int64_t row0, int rows,
+                                                int64_t stride, int col0) {
+  constexpr int kVecPerRow = W / 8;
+  for (int i = threadIdx.x; i < C * kVecPerRow; i += NT) {
+    const int r = i / kVecPerRow, c = (i % kVecPerRow) * 8;
+    if (r < rows)
+      *reinterpret_cast<uint4*>(dst + (row0 + r) * stride + col0 + c) =
+          *reinterpret_cast<const uint4*>(src + r * LDS + c);
   }
 }
 
@@ -251,9 +265,9 @@ __device__ __forceinline__ void fold_gate(bf16* qd, bf16* qdl, bf16* kd, bf16* k
 
 // A [DK x BV] tile of a bf16 [.., K, V] state -> smem [DK][LD] (cp.async;
 // the caller waits).
-template <int DK, int BV, int LD>
+template <int DK, int BV, int LD, int NT = kThreads>
 __device__ __forceinline__ void load_state_tile(bf16* dst, const bf16* src, int V, int col0) {
-  for (int i = threadIdx.x; i < DK * (BV / 8); i += kThreads) {
+  for (int i = threadIdx.x; i < DK * (BV / 8); i += NT) {
     const int r = i / (BV / 8), c = (i % (BV / 8)) * 8;
     cp_async16(dst + r * LD + c, src + (int64_t)r * V + col0 + c, true);
   }

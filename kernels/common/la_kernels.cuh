@@ -21,8 +21,9 @@
 // This header holds the launchers; each .cu instantiates one (family, K).
 #pragma once
 
-#include "kernels/common/la_chunks.cuh"
 #include "kernels/common/la_scan.cuh"
+#include "kernels/common/la_tiles.cuh"
+#include "kernels/common/la_tiles_vec.cuh"
 
 namespace scalelab::kernels::cuda {
 
@@ -42,17 +43,29 @@ void launch_scan(const LinearAttnParams& p, cudaStream_t st) {
                     : "linear-attention backward (state scan)");
 }
 
+template <typename Kernel>
+void launch_tiles(Kernel fn, int smem, dim3 grid, cudaStream_t st, const LinearAttnParams& p,
+                  const char* what) {
+  set_smem(reinterpret_cast<const void*>(fn), smem);
+  fn<<<grid, kTileThreads, smem, st>>>(p);
+  check_launch(what);
+}
+
 template <int DK, bool kVec>
 void launch_forward(const LinearAttnParams& p, void* stream) {
   auto st = static_cast<cudaStream_t>(stream);
   launch_scan<DK, kVec, true>(p, st);
   if (p.num_chunks == 0) return;
-  constexpr int BV = 64;
-  auto fn = output_chunks_kernel<DK, BV, kVec>;
-  const int smem = sizeof(OutSmem<DK, BV, kVec>);
-  set_smem(reinterpret_cast<const void*>(fn), smem);
-  fn<<<dim3(p.num_chunks, p.heads), kThreads, smem, st>>>(p);
-  check_launch("linear-attention forward (chunks)");
+  const dim3 vtiles(p.num_chunks * (p.head_v / 64), p.heads);
+  if constexpr (kVec) {
+    launch_tiles(vector_prep_kernel<DK>, sizeof(VecPrepTiles<DK>), dim3(p.num_chunks, p.heads), st,
+                 p, "linear-attention forward (vector prep)");
+    launch_tiles(vector_gemm_kernel<DK, false>, sizeof(VecGemmTiles<DK>), vtiles, st, p,
+                 "linear-attention forward (chunks)");
+  } else {
+    launch_tiles(scalar_output_kernel<DK>, sizeof(OutTiles<DK>), vtiles, st, p,
+                 "linear-attention forward (chunks)");
+  }
 }
 
 template <int DK, bool kVec>
@@ -62,12 +75,22 @@ void launch_backward_state(const LinearAttnParams& p, void* stream) {
 
 template <int DK, bool kVec>
 void launch_backward_chunks(const LinearAttnParams& p, void* stream) {
-  constexpr int BV = DK == 128 ? 32 : 64;  // fits the split states in 227 KB
-  auto fn = backward_chunks_kernel<DK, BV, kVec>;
-  const int smem = sizeof(BwdChunkSmem<DK, BV, kVec>);
-  set_smem(reinterpret_cast<const void*>(fn), smem);
-  fn<<<dim3(p.num_chunks, p.heads), kThreads, smem, static_cast<cudaStream_t>(stream)>>>(p);
-  check_launch("linear-attention backward (chunks)");
+  auto st = static_cast<cudaStream_t>(stream);
+  const dim3 vtiles(p.num_chunks * (p.head_v / 64), p.heads);
+  const dim3 ktiles(p.num_chunks * (DK / 64), p.heads);
+  if constexpr (kVec) {
+    launch_tiles(vector_prep_kernel<DK>, sizeof(VecPrepTiles<DK>), dim3(p.num_chunks, p.heads), st,
+                 p, "linear-attention backward (vector prep)");
+    launch_tiles(vector_gemm_kernel<DK, true>, sizeof(VecGemmTiles<DK>), vtiles, st, p,
+                 "linear-attention backward (dv)");
+    launch_tiles(vector_dqk_kernel<DK>, sizeof(VecDqkTiles), ktiles, st, p,
+                 "linear-attention backward (dq, dk, dg)");
+  } else {
+    launch_tiles(scalar_dv_kernel<DK>, sizeof(DvTiles<DK>), vtiles, st, p,
+                 "linear-attention backward (dv)");
+    launch_tiles(scalar_dqk_kernel<DK>, sizeof(DqkTiles), ktiles, st, p,
+                 "linear-attention backward (dq, dk, dg)");
+  }
 }
 
 #define SCALELAB_LA_INSTANTIATE(DK, VEC)                                             \

@@ -33,6 +33,11 @@ struct LinearAttnParams {
   // Per-chunk states are bf16 (raw 16-bit): every reader rounds them to bf16
   // for the tensor cores anyway, and they are the largest tensors moved.
   void* hchunk = nullptr;        // [NC, H, K, V] bf16 state entering each chunk
+  // Vector decay workspace (vector_prep_kernel, la_tiles_vec.cuh): the
+  // intra-chunk scores and the gate-folded q and k, bf16.
+  void* achunk = nullptr;        // [NC, H, C, C] scale (Q K^T ⊙ decay), masked
+  void* qd = nullptr;            // [Ttot, H, K] scale q ⊙ exp(b)
+  void* kd = nullptr;            // [Ttot, H, K] k ⊙ exp(bC - b)
   // Backward inputs/outputs.
   const void* dout = nullptr;    // [Ttot, H, V] bf16
   const float* dht = nullptr;    // [N, H, K, V] or null (zeros)

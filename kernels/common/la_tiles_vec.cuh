@@ -1,0 +1,526 @@
+// The parallel part of the chunked algorithm for vector decay (per key
+// column gate b_tc), in the register-resident tile style of la_tiles.cuh.
+//
+//   prep   (chunk):    A = scale (sum_c q_tc k_jc e^{b_tc - b_jc}) masked to
+//                      j <= t, qd = scale q ⊙ e^b, kd = k ⊙ e^{bC - b}, all
+//                      bf16 into a workspace; forward and backward both run it.
+//   output (V tile):   O = A V + qd S0                     (two GEMMs)
+//   dv     (V tile):   dv = A^T dO + kd dS1                 (two GEMMs)
+//   dqk    (K tile):   dA = scale dP masked, dq = scale e^b ⊙ dO S0^T + intra,
+//                      dk = e^{bC - b} ⊙ V dS1^T + intra, and the gate
+//                      gradient per column (chunk-local form, la_chunks.cuh).
+//
+// Secondary chunking keeps every exponent <= 0: off-diagonal 16-row
+// sub-blocks fold the gate into both operands around a reference row between
+// them and run on tensor cores; the diagonal sub-blocks use the exact factor
+// e^{b_tc - b_jc} per element in fp32.
+#pragma once
+
+#include "kernels/common/la_tiles.cuh"
+
+namespace scalelab::kernels::cuda {
+
+inline constexpr int kLDG64 = 64 + 4;  // fp32 gate tiles of 64 columns
+
+// ---------------------------------------------------------------- prep
+
+template <int DK>
+struct VecPrepTiles {
+  static constexpr int LDQ = DK + 8, LDG = DK + 4;
+  bf16 q[C * LDQ], k[C * LDQ];
+  float g[C * LDG];
+  bf16 fold[C * LDQ];  // per J: Kf_J (16 rows), then Qf_J (the rows of I > J)
+  bf16 a[C * kLD64];   // A, staged for the store
+};
+
+// Grid (chunks, heads).
+template <int DK>
+__global__ void __launch_bounds__(kTileThreads) vector_prep_kernel(LinearAttnParams p) {
+  using S = VecPrepTiles<DK>;
+  constexpr int NT = kTileThreads;
+  extern __shared__ __align__(128) unsigned char smem_raw[];
+  S& s = *reinterpret_cast<S*>(smem_raw);
+  const int ci = blockIdx.x, h = blockIdx.y, H = p.heads;
+  const ChunkRows cr = chunk_rows(p, ci);
+  const int64_t qs = (int64_t)H * DK;
+  load_rows<DK, S::LDQ, NT>(s.q, static_cast<const bf16*>(p.q) + h * DK, cr.row0, cr.rows, qs, 0);
+  load_rows<DK, S::LDQ, NT>(s.k, static_cast<const bf16*>(p.k) + h * DK, cr.row0, cr.rows, qs, 0);
+  load_gate<DK, S::LDG, NT>(s.g, p.gcum + h * DK, cr.row0, cr.rows, qs);
+  cp_async_wait();
+  __syncthreads();
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+
+  // qd and kd, two columns a thread.
+  bf16* qd = static_cast<bf16*>(p.qd) + h * DK;  // null in the backward: only kd is needed
+  bf16* kd = static_cast<bf16*>(p.kd) + h * DK;
+  for (int i = threadIdx.x; i < C * DK / 2; i += NT) {
+    const int t = i / (DK / 2), c = 2 * (i % (DK / 2));
+    if (t >= cr.rows) continue;
+    const float2 q2 = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(s.q + t * S::LDQ + c));
+    const float2 k2 = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(s.k + t * S::LDQ + c));
+    const float* gt = s.g + t * S::LDG + c;
+    const float* gc = s.g + (C - 1) * S::LDG + c;
+    const int64_t off = (int64_t)(cr.row0 + t) * qs + c;
+    if (p.qd != nullptr)
+      *reinterpret_cast<__nv_bfloat162*>(qd + off) =
+          __floats2bfloat162_rn(p.scale * q2.x * __expf(gt[0]), p.scale * q2.y * __expf(gt[1]));
+    *reinterpret_cast<__nv_bfloat162*>(kd + off) =
+        __floats2bfloat162_rn(k2.x * __expf(gc[0] - gt[0]), k2.y * __expf(gc[1] - gt[1]));
+  }
+
+  // Diagonal sub-blocks, exact: warp I; lane pair (2 r, 2 r + 1) owns row
+  // t = 16 I + r and half the columns each, held in registers 8 at a time,
+  // while the 16 key rows of the sub-chunk stream past (broadcast loads).
+  // Keys after t are computed and dropped (their exponent is clamped so
+  // nothing overflows).
+  {
+    const int I = warp, t = 16 * I + lane / 2, cbase = (lane % 2) * (DK / 2);
+    float acc[16] = {};
+#pragma unroll 1
+    for (int cb = 0; cb < DK / 2; cb += 8) {
+      const int c = cbase + cb;
+      float qv[8], gv[8];
+      const uint4 q8 = *reinterpret_cast<const uint4*>(s.q + t * S::LDQ + c);
+      const unsigned qw[4] = {q8.x, q8.y, q8.z, q8.w};
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const float2 f = unpack_bf16x2(qw[e]);
+        qv[2 * e] = f.x;
+        qv[2 * e + 1] = f.y;
+      }
+#pragma unroll
+      for (int e = 0; e < 8; ++e) gv[e] = s.g[t * S::LDG + c + e];
+#pragma unroll
+      for (int jj = 0; jj < 16; ++jj) {
+        const int j = 16 * I + jj;
+        const uint4 k8 = *reinterpret_cast<const uint4*>(s.k + j * S::LDQ + c);
+        const unsigned kw[4] = {k8.x, k8.y, k8.z, k8.w};
+        const float4 g0 = *reinterpret_cast<const float4*>(s.g + j * S::LDG + c);
+        const float4 g1 = *reinterpret_cast<const float4*>(s.g + j * S::LDG + c + 4);
+        const float gj[8] = {g0.x, g0.y, g0.z, g0.w, g1.x, g1.y, g1.z, g1.w};
+        float x = 0.f;
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const float2 kf = unpack_bf16x2(kw[e]);
+          x += qv[2 * e] * kf.x * __expf(fminf(gv[2 * e] - gj[2 * e], 0.f));
+          x += qv[2 * e + 1] * kf.y * __expf(fminf(gv[2 * e + 1] - gj[2 * e + 1], 0.f));
+        }
+        acc[jj] += x;
+      }
+    }
+#pragma unroll
+    for (int jj = 0; jj < 16; ++jj) acc[jj] += __shfl_xor_sync(0xffffffffu, acc[jj], 1);
+    if (lane % 2 == 0) {
+#pragma unroll
+      for (int jj = 0; jj < 16; jj += 2) {
+        const int j = 16 * I + jj;
+        *reinterpret_cast<__nv_bfloat162*>(s.a + t * kLD64 + j) = __floats2bfloat162_rn(
+            j <= t ? acc[jj] * p.scale : 0.f, j + 1 <= t ? acc[jj + 1] * p.scale : 0.f);
+      }
+    }
+    // Blocks above the diagonal are zero.
+    for (int i = lane; i < 16 * 48; i += 32) {
+      const int tt = 16 * I + i / 48, j = 16 * (I + 1) + i % 48;
+      if (j < C) s.a[tt * kLD64 + j] = __float2bfloat16(0.f);
+    }
+  }
+
+  // Off-diagonal blocks (I > J), one reference row r = b at row 16 J + 15 per J.
+  for (int J = 0; J < 3; ++J) {
+    __syncthreads();  // the previous fold has been read
+    const int nrows = 16 * (4 - J);
+    for (int e = threadIdx.x; e < nrows * DK; e += NT) {
+      const int row = e / DK, c = e % DK;
+      const float r = s.g[(16 * J + 15) * S::LDG + c];
+      float x;
+      if (row < 16) {
+        const int j = 16 * J + row;
+        x = __bfloat162float(s.k[j * S::LDQ + c]) * __expf(r - s.g[j * S::LDG + c]);
+      } else {
+        const int t = 16 * J + row;  // rows of sub-chunks J + 1 ..
+        x = __bfloat162float(s.q[t * S::LDQ + c]) * __expf(s.g[t * S::LDG + c] - r);
+      }
+      s.fold[row * S::LDQ + c] = __float2bfloat16(x);
+    }
+    __syncthreads();
+    const int I = warp;
+    if (I > J) {
+      float acc[2][4] = {};
+#pragma unroll
+      for (int kk = 0; kk < DK / 16; ++kk) {
+        unsigned a[4], b[4];
+        load_a(a, s.fold, S::LDQ, 16 * (I - J), 16 * kk);
+        load_b_nk(b, s.fold, S::LDQ, 16 * kk, 0);
+        mma_pair(acc, 0, a, b);
+      }
+      const int g = lane / 4, c = lane % 4;
+#pragma unroll
+      for (int nb = 0; nb < 2; ++nb) {
+        const int j = 16 * J + 8 * nb + 2 * c;
+        *reinterpret_cast<__nv_bfloat162*>(s.a + (16 * I + g) * kLD64 + j) =
+            __floats2bfloat162_rn(acc[nb][0] * p.scale, acc[nb][1] * p.scale);
+        *reinterpret_cast<__nv_bfloat162*>(s.a + (16 * I + g + 8) * kLD64 + j) =
+            __floats2bfloat162_rn(acc[nb][2] * p.scale, acc[nb][3] * p.scale);
+      }
+    }
+  }
+  __syncthreads();
+  bf16* ag = static_cast<bf16*>(p.achunk) + ((int64_t)ci * H + h) * C * C;
+  for (int i = threadIdx.x; i < C * C / 8; i += NT) {
+    const int t = i / 8, c = 8 * (i % 8);
+    *reinterpret_cast<uint4*>(ag + t * C + c) = *reinterpret_cast<const uint4*>(s.a + t * kLD64 + c);
+  }
+}
+
+// A [C x C] bf16 of chunk ci -> smem [C][kLD64] (cp.async).
+template <int NT>
+__device__ __forceinline__ void load_a_chunk(bf16* dst, const LinearAttnParams& p, int ci, int h) {
+  const bf16* src = static_cast<const bf16*>(p.achunk) + ((int64_t)ci * p.heads + h) * C * C;
+  for (int i = threadIdx.x; i < C * C / 8; i += NT) {
+    const int t = i / 8, c = 8 * (i % 8);
+    cp_async16(dst + t * kLD64 + c, src + t * C + c, true);
+  }
+}
+
+// ---------------------------------------------------------------- output, dv
+
+template <int DK>
+struct VecGemmTiles {
+  static constexpr int LDQ = DK + 8;
+  bf16 x[C * LDQ];                     // qd (output) or kd (dv)
+  bf16 a[C * kLD64], y[C * kLD64];     // A; v (output) or dO (dv)
+  bf16 st[DK * kLD64];                 // S0 (output) or dS1 (dv)
+};
+
+// Grid (chunks x V/64, heads). kDv: dv = A^T dO + kd dS1 (warps own key
+// rows); else O = A V + qd S0 (warps own query rows).
+template <int DK, bool kDv>
+__global__ void __launch_bounds__(kTileThreads) vector_gemm_kernel(LinearAttnParams p) {
+  using S = VecGemmTiles<DK>;
+  constexpr int NT = kTileThreads;
+  extern __shared__ __align__(128) unsigned char smem_raw[];
+  S& s = *reinterpret_cast<S*>(smem_raw);
+  const int nvt = p.head_v / 64, ci = blockIdx.x / nvt, col0 = 64 * (blockIdx.x % nvt);
+  const int h = blockIdx.y, H = p.heads, V = p.head_v;
+  const ChunkRows cr = chunk_rows(p, ci);
+  const int64_t qs = (int64_t)H * DK, vs = (int64_t)H * V;
+  load_rows<DK, S::LDQ, NT>(s.x, static_cast<const bf16*>(kDv ? p.kd : p.qd) + h * DK, cr.row0,
+                            cr.rows, qs, 0);
+  load_a_chunk<NT>(s.a, p, ci, h);
+  load_rows<64, kLD64, NT>(s.y, static_cast<const bf16*>(kDv ? p.dout : p.v) + h * V, cr.row0,
+                           cr.rows, vs, col0);
+  load_state_tile<DK, 64, kLD64, NT>(
+      s.st, static_cast<const bf16*>(kDv ? p.dhchunk : p.hchunk) + ((int64_t)ci * H + h) * DK * V,
+      V, col0);
+  cp_async_wait();
+  __syncthreads();
+  const int warp = threadIdx.x / 32, m0 = 16 * warp;
+  float acc[8][4] = {};
+#pragma unroll
+  for (int kk = 0; kk < DK / 16; ++kk) {
+    unsigned a[4], b[4];
+    load_a(a, s.x, S::LDQ, m0, 16 * kk);
+#pragma unroll
+    for (int np = 0; np < 4; ++np) {
+      load_b_kn(b, s.st, kLD64, 16 * kk, 16 * np);
+      mma_pair(acc, 2 * np, a, b);
+    }
+  }
+#pragma unroll
+  for (int kk = 0; kk < 4; ++kk) {
+    if (kDv ? kk < warp : kk > warp) continue;  // A is lower triangular
+    unsigned a[4], b[4];
+    if constexpr (kDv) load_a_t(a, s.a, kLD64, m0, 16 * kk);
+    else load_a(a, s.a, kLD64, m0, 16 * kk);
+#pragma unroll
+    for (int np = 0; np < 4; ++np) {
+      load_b_kn(b, s.y, kLD64, 16 * kk, 16 * np);
+      mma_pair(acc, 2 * np, a, b);
+    }
+  }
+  __syncthreads();
+  acc_to_smem<kLD64>(s.y, acc, m0);
+  __syncthreads();
+  store_rows_bf16<64, kLD64, NT>(static_cast<bf16*>(kDv ? p.dv : p.o) + h * V, s.y, cr.row0,
+                                 cr.rows, vs, col0);
+}
+
+// ---------------------------------------------------------------- dq, dk, dg
+
+struct VecDqkTiles {
+  bf16 q[C * kLD64], k[C * kLD64];
+  // v | dout | s0 | ds1 during the V loop; then the folds (dq: 96 rows,
+  // dk: 96 rows); then the gate products (fp32) and the dq, dk staging.
+  bf16 work[4 * C * kLD64];
+  bf16 da[C * kLD64];
+  float g[C * kLDG64];
+  float kdk[kTileWarps][64];
+  float sdot[64];
+};
+
+// Where sub-chunk I's (dq, I = 1..3) or J's (dk, J = 0..2) folded rows start.
+__device__ __forceinline__ int vec_fold_row(bool dq, int sub) {
+  return dq ? 8 * sub * (sub - 1) : 96 + (sub == 0 ? 0 : sub == 1 ? 48 : 80);
+}
+
+// Grid (chunks x K/64, heads).
+template <int DK>
+__global__ void __launch_bounds__(kTileThreads) vector_dqk_kernel(LinearAttnParams p) {
+  using S = VecDqkTiles;
+  constexpr int NT = kTileThreads;
+  extern __shared__ __align__(128) unsigned char smem_raw[];
+  S& s = *reinterpret_cast<S*>(smem_raw);
+  bf16* const sv = s.work;
+  bf16* const sdo = s.work + C * kLD64;
+  bf16* const ss0 = s.work + 2 * C * kLD64;
+  bf16* const sds1 = s.work + 3 * C * kLD64;
+  const int nkt = DK / 64, ci = blockIdx.x / nkt, c0 = 64 * (blockIdx.x % nkt);
+  const int h = blockIdx.y, H = p.heads, V = p.head_v;
+  const ChunkRows cr = chunk_rows(p, ci);
+  const int64_t qs = (int64_t)H * DK, vs = (int64_t)H * V;
+  load_rows<64, kLD64, NT>(s.q, static_cast<const bf16*>(p.q) + h * DK, cr.row0, cr.rows, qs, c0);
+  load_rows<64, kLD64, NT>(s.k, static_cast<const bf16*>(p.k) + h * DK, cr.row0, cr.rows, qs, c0);
+  load_gate<64, kLDG64, NT>(s.g, p.gcum + h * DK + c0, cr.row0, cr.rows, qs);
+  const int64_t st = ((int64_t)ci * H + h) * DK * V + (int64_t)c0 * V;
+  const bf16* s0 = static_cast<const bf16*>(p.hchunk) + st;
+  const bf16* ds1 = static_cast<const bf16*>(p.dhchunk) + st;
+
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, c = lane % 4;
+  const int m0 = 16 * warp;
+  float acc_dp[8][4] = {}, acc_dq[8][4] = {}, acc_dk[8][4] = {};
+  float sdot = 0.f;  // state row threadIdx.x / 2, half the tile's columns
+  for (int col0 = 0; col0 < V; col0 += 64) {
+    if (col0 > 0) __syncthreads();
+    load_rows<64, kLD64, NT>(sv, static_cast<const bf16*>(p.v) + h * V, cr.row0, cr.rows, vs, col0);
+    load_rows<64, kLD64, NT>(sdo, static_cast<const bf16*>(p.dout) + h * V, cr.row0, cr.rows, vs,
+                             col0);
+    load_state_tile<64, 64, kLD64, NT>(ss0, s0, V, col0);
+    load_state_tile<64, 64, kLD64, NT>(sds1, ds1, V, col0);
+    cp_async_wait();
+    __syncthreads();
+#pragma unroll
+    for (int kk = 0; kk < 4; ++kk) {
+      unsigned ado[4], av[4], b[4];
+      load_a(ado, sdo, kLD64, m0, 16 * kk);
+      load_a(av, sv, kLD64, m0, 16 * kk);
+#pragma unroll
+      for (int np = 0; np < 4; ++np) {
+        if (np <= warp) {
+          load_b_nk(b, sv, kLD64, 16 * kk, 16 * np);
+          mma_pair(acc_dp, 2 * np, ado, b);
+        }
+        load_b_nk(b, ss0, kLD64, 16 * kk, 16 * np);
+        mma_pair(acc_dq, 2 * np, ado, b);
+        load_b_nk(b, sds1, kLD64, 16 * kk, 16 * np);
+        mma_pair(acc_dk, 2 * np, av, b);
+      }
+    }
+    {
+      const int r = threadIdx.x / 2, cb = 32 * (threadIdx.x % 2);
+#pragma unroll 4
+      for (int cc = 0; cc < 32; cc += 2) {
+        const float2 x = unpack_bf16x2(*reinterpret_cast<const unsigned*>(ss0 + r * kLD64 + cb + cc));
+        const float2 y = unpack_bf16x2(*reinterpret_cast<const unsigned*>(sds1 + r * kLD64 + cb + cc));
+        sdot += x.x * y.x + x.y * y.y;
+      }
+    }
+  }
+  sdot += __shfl_xor_sync(0xffffffffu, sdot, 1);
+  if (threadIdx.x % 2 == 0) {
+    const int r = threadIdx.x / 2;
+    s.sdot[r] = sdot * __expf(s.g[(C - 1) * kLDG64 + r]);
+  }
+
+  // dA = scale dP (masked); inter parts of dq, dk get their per-element
+  // factors; kdk collects k . dk_inter per column.
+  float kdk[8][2] = {};
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    const int t = m0 + g + 8 * half;
+#pragma unroll
+    for (int nb = 0; nb < 8; ++nb)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int j = 8 * nb + 2 * c + e, i = 2 * half + e;
+        const float bt = s.g[t * kLDG64 + j], bc = s.g[(C - 1) * kLDG64 + j];
+        acc_dp[nb][i] = j <= t ? acc_dp[nb][i] * p.scale : 0.f;
+        acc_dq[nb][i] *= p.scale * __expf(bt);
+        acc_dk[nb][i] *= __expf(bc - bt);
+        kdk[nb][e] += acc_dk[nb][i] * __bfloat162float(s.k[t * kLD64 + j]);
+      }
+  }
+#pragma unroll
+  for (int nb = 0; nb < 8; ++nb)
+#pragma unroll
+    for (int e = 0; e < 2; ++e) {
+      float x = kdk[nb][e];
+      x += __shfl_xor_sync(0xffffffffu, x, 4);
+      x += __shfl_xor_sync(0xffffffffu, x, 8);
+      x += __shfl_xor_sync(0xffffffffu, x, 16);
+      if (g == 0) s.kdk[warp][8 * nb + 2 * c + e] = x;
+    }
+  acc_to_smem<kLD64>(s.da, acc_dp, m0);
+  __syncthreads();  // dA complete; the V-loop tiles are free
+
+  // Folds: dq of sub-chunk I takes keys j < 16 I around r = b at row 16 I - 1,
+  // dk of sub-chunk J takes queries t > 16 J + 15 around r = b at row 16 J + 15.
+  bf16* fold = s.work;
+  for (int e = threadIdx.x; e < 192 * 64; e += NT) {
+    const int row = e / 64, cc = e % 64;
+    int src, ref;
+    bool is_q;
+    if (row < 96) {
+      const int I = row < 16 ? 1 : row < 48 ? 2 : 3;
+      src = row - vec_fold_row(true, I);
+      ref = 16 * I - 1;
+      is_q = false;
+    } else {
+      const int J = row < 144 ? 0 : row < 176 ? 1 : 2;
+      src = 16 * (J + 1) + row - vec_fold_row(false, J);
+      ref = 16 * J + 15;
+      is_q = true;
+    }
+    const float r = s.g[ref * kLDG64 + cc], b = s.g[src * kLDG64 + cc];
+    const float x = is_q ? __bfloat162float(s.q[src * kLD64 + cc]) * __expf(b - r)
+                         : __bfloat162float(s.k[src * kLD64 + cc]) * __expf(r - b);
+    fold[row * kLD64 + cc] = __float2bfloat16(x);
+  }
+  __syncthreads();
+  if (warp >= 1) {  // dq off-diagonal: sub-chunk I = warp
+    const int I = warp;
+    float tmp[8][4] = {};
+#pragma unroll
+    for (int kk = 0; kk < 3; ++kk) {
+      if (kk >= I) continue;
+      unsigned a[4], b[4];
+      acc_to_a(a, acc_dp, kk);
+#pragma unroll
+      for (int np = 0; np < 4; ++np) {
+        load_b_kn(b, fold + vec_fold_row(true, I) * kLD64, kLD64, 16 * kk, 16 * np);
+        mma_pair(tmp, 2 * np, a, b);
+      }
+    }
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int t = m0 + g + 8 * half;
+#pragma unroll
+      for (int nb = 0; nb < 8; ++nb)
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          const int cc = 8 * nb + 2 * c + e;
+          acc_dq[nb][2 * half + e] +=
+              tmp[nb][2 * half + e] * __expf(s.g[t * kLDG64 + cc] - s.g[(16 * I - 1) * kLDG64 + cc]);
+        }
+    }
+  }
+  if (warp <= 2) {  // dk off-diagonal: sub-chunk J = warp
+    const int J = warp;
+    float tmp[8][4] = {};
+#pragma unroll
+    for (int kk = 1; kk < 4; ++kk) {
+      if (kk <= J) continue;
+      unsigned a[4], b[4];
+      load_a_t(a, s.da, kLD64, m0, 16 * kk);
+#pragma unroll
+      for (int np = 0; np < 4; ++np) {
+        load_b_kn(b, fold + vec_fold_row(false, J) * kLD64, kLD64, 16 * (kk - J - 1), 16 * np);
+        mma_pair(tmp, 2 * np, a, b);
+      }
+    }
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int j = m0 + g + 8 * half;
+#pragma unroll
+      for (int nb = 0; nb < 8; ++nb)
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          const int cc = 8 * nb + 2 * c + e;
+          acc_dk[nb][2 * half + e] +=
+              tmp[nb][2 * half + e] * __expf(s.g[(16 * J + 15) * kLDG64 + cc] - s.g[j * kLDG64 + cc]);
+        }
+    }
+  }
+  // Diagonal sub-blocks, exact: dq_tc += sum_{r in I, r <= t} dA_tr k_rc e^{b_tc - b_rc},
+  // dk_tc += sum_{r in I, r >= t} dA_rt q_rc e^{b_rc - b_tc}: the 16 rows r of
+  // the warp's sub-chunk stream past the thread's accumulator elements, and
+  // one exp per (t, c, r) serves whichever of the two needs it.
+  {
+    float bt[2][16];
+#pragma unroll
+    for (int half = 0; half < 2; ++half)
+#pragma unroll
+      for (int nb = 0; nb < 8; ++nb) {
+        const float2 b2 = *reinterpret_cast<const float2*>(s.g + (m0 + g + 8 * half) * kLDG64 + 8 * nb + 2 * c);
+        bt[half][2 * nb] = b2.x;
+        bt[half][2 * nb + 1] = b2.y;
+      }
+#pragma unroll 2
+    for (int jj = 0; jj < 16; ++jj) {
+      const int r = m0 + jj;
+      float daq[2], dak[2];
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+        const int t = m0 + g + 8 * half;
+        daq[half] = r <= t ? __bfloat162float(s.da[t * kLD64 + r]) : 0.f;
+        dak[half] = r >= t ? __bfloat162float(s.da[r * kLD64 + t]) : 0.f;
+      }
+#pragma unroll
+      for (int nb = 0; nb < 8; ++nb) {
+        const int cc = 8 * nb + 2 * c;
+        const float2 kr = unpack_bf16x2(*reinterpret_cast<const unsigned*>(s.k + r * kLD64 + cc));
+        const float2 qr = unpack_bf16x2(*reinterpret_cast<const unsigned*>(s.q + r * kLD64 + cc));
+        const float2 br = *reinterpret_cast<const float2*>(s.g + r * kLDG64 + cc);
+        const float kv[2] = {kr.x, kr.y}, qv[2] = {qr.x, qr.y}, bv[2] = {br.x, br.y};
+#pragma unroll
+        for (int half = 0; half < 2; ++half) {
+          const bool up = r <= m0 + g + 8 * half;  // r <= t: the dq side
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            const float x = bt[half][2 * nb + e] - bv[e];  // b_t - b_r
+            const float f = __expf(up ? x : -x);
+            acc_dq[nb][2 * half + e] += daq[half] * kv[e] * f;
+            acc_dk[nb][2 * half + e] += dak[half] * qv[e] * f;
+          }
+        }
+      }
+    }
+  }
+  __syncthreads();  // the folds have been read
+
+  // Gate: per column, suffix sums over the chunk's rows of q dq - k dk, plus
+  // <S1, dS1> = e^{bC} <S0, dS1> + sum_t k dk_inter.
+  float* prod = reinterpret_cast<float*>(s.work);  // [C][kLDG64]
+  bf16* stage_q = s.work + 2 * C * kLD64;  // past prod (C * kLDG64 floats)
+  bf16* stage_k = s.work + 3 * C * kLD64;
+  static_assert(C * kLDG64 * sizeof(float) <= 2 * C * kLD64 * sizeof(bf16), "prod overlaps staging");
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    const int t = m0 + g + 8 * half;
+#pragma unroll
+    for (int nb = 0; nb < 8; ++nb)
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int cc = 8 * nb + 2 * c + e, i = 2 * half + e;
+        prod[t * kLDG64 + cc] = __bfloat162float(s.q[t * kLD64 + cc]) * acc_dq[nb][i] -
+                                __bfloat162float(s.k[t * kLD64 + cc]) * acc_dk[nb][i];
+      }
+  }
+  acc_to_smem<kLD64>(stage_q, acc_dq, m0);
+  acc_to_smem<kLD64>(stage_k, acc_dk, m0);
+  __syncthreads();
+  if (threadIdx.x < 64) {
+    const int cc = threadIdx.x;
+    float acc = s.sdot[cc];
+#pragma unroll
+    for (int w = 0; w < kTileWarps; ++w) acc += s.kdk[w][cc];
+    float* dg = p.dgate + (int64_t)cr.row0 * qs + h * DK + c0 + cc;
+    for (int t = C - 1; t >= 0; --t) {
+      acc += prod[t * kLDG64 + cc];
+      if (t < cr.rows) dg[(int64_t)t * qs] = acc;
+    }
+  }
+  store_rows_bf16<64, kLD64, NT>(static_cast<bf16*>(p.dq) + h * DK, stage_q, cr.row0, cr.rows, qs, c0);
+  store_rows_bf16<64, kLD64, NT>(static_cast<bf16*>(p.dk) + h * DK, stage_k, cr.row0, cr.rows, qs, c0);
+}
+
+}  // namespace scalelab::kernels::cuda
