@@ -43,7 +43,7 @@ fi
 
 if [ -n "$NCU" ]; then
   ncu --clock-control none --metrics gpu__time_duration.sum "$BUILD_DIR/bench/kernels/bench_kernels" \
-    --Ts "${NCU%,*}" --ds "${NCU#*,}" --warmup 0 --iters 1 > "$OUT/ncu.log" 2>&1
+    --Ts "${NCU%,*}" --ds "${NCU#*,}" --warmup 0 --iters 1 --timing events > "$OUT/ncu.log" 2>&1
   "$PY" bench/kernels/ncu_summary.py "$OUT/ncu.log" | tee "$OUT/ncu.md"
 fi
 

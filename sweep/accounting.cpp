@@ -23,8 +23,10 @@ double mixer_elements(const spec::ModelSpec& m, MixerKind kind) {
       // input, q, k, v, output gate, normalised output, output-projection input.
       return 7 * d + chunk_state;
     case MixerKind::Hgrn2:
-      // as lightning plus the forget gate (k = 1 - f is recomputed).
-      return 8 * d + chunk_state;
+      // as lightning plus the forget gate (k = 1 - f is recomputed), and the
+      // intra-chunk scores the CUDA kernels keep for the backward (C x C per
+      // chunk and head: C per token and head).
+      return 8 * d + chunk_state + static_cast<double>(spec::kLinearChunk) * m.n_heads;
     case MixerKind::Mamba2: {
       const double di = m.mamba_d_inner(), ds = m.mamba_d_state;
       const double heads = m.mamba_heads();

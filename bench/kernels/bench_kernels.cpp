@@ -7,9 +7,14 @@
 //
 // fwd: one training forward (inputs require grad). fwd+bwd: forward, then
 // autograd::grad w.r.t. q, k, v, g with a fixed random dO. Each timing is the
-// median over --iters calls issued back to back (events around each call),
-// after --warmup calls.
+// median over --iters replays of the call captured in a CUDA graph (pure GPU
+// time with the gaps between kernels, as bench_peers.py times the peers: the
+// same column), after --warmup eager calls; the eager time (events around
+// each call issued back to back: host and launch overhead included) is
+// recorded beside it. --timing events times eagerly only.
 #include <ATen/cuda/CUDAEvent.h>
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAStream.h>
 #include <torch/torch.h>
@@ -57,13 +62,33 @@ double time_ms(const std::function<void()>& fn, int warmup, int iters) {
   return ms[ms.size() / 2];
 }
 
+// Median GPU time of FN replayed from a CUDA graph, in ms; captured on a side
+// stream after WARMUP eager calls there (the caching allocator and autograd
+// settle first). Backward ops run on their forward's stream, so autograd
+// inside FN is captured too.
+double graph_ms(const std::function<void()>& fn, int warmup, int iters) {
+  auto side = c10::cuda::getStreamFromPool();
+  at::cuda::CUDAGraph graph;
+  {
+    c10::cuda::CUDAStreamGuard guard(side);
+    for (int i = 0; i < warmup; ++i) fn();
+    side.synchronize();
+    graph.capture_begin();
+    fn();
+    graph.capture_end();
+  }
+  return time_ms([&] { graph.replay(); }, 3, iters);
+}
+
 struct Entry {
   std::string op;
   int64_t d, T;
   double fwd_ms, fwdbwd_ms, flops;
+  double fwd_eager_ms, fwdbwd_eager_ms;
 };
 
-Entry measure(bool vec, int64_t B, int64_t H, int64_t T, int64_t d, int warmup, int iters) {
+Entry measure(bool vec, int64_t B, int64_t H, int64_t T, int64_t d, int warmup, int iters,
+              bool graphs) {
   torch::manual_seed(0);
   auto bf = torch::dtype(torch::kBFloat16).device(torch::kCUDA);
   auto q = torch::randn({B, T, H, d}, bf).requires_grad_(true);
@@ -86,8 +111,10 @@ Entry measure(bool vec, int64_t B, int64_t H, int64_t T, int64_t d, int warmup, 
   e.op = vec ? "scalelab_vector_decay" : "scalelab_scalar_decay";
   e.d = d;
   e.T = T;
-  e.fwd_ms = time_ms(fwd, warmup, iters);
-  e.fwdbwd_ms = time_ms(fwdbwd, warmup, iters);
+  e.fwd_eager_ms = time_ms(fwd, warmup, iters);
+  e.fwdbwd_eager_ms = time_ms(fwdbwd, warmup, iters);
+  e.fwd_ms = graphs ? graph_ms(fwd, warmup, iters) : e.fwd_eager_ms;
+  e.fwdbwd_ms = graphs ? graph_ms(fwdbwd, warmup, iters) : e.fwdbwd_eager_ms;
   // bench_peers.py's linear-attention convention: BH(4 T dk dv + 2 T C (dk + dv)), C = 64.
   e.flops = double(B * H) * (4.0 * T * d * d + 2.0 * T * 64 * (2.0 * d));
   return e;
@@ -109,19 +136,24 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", warmup);
   app.add_option("--iters", iters);
   app.add_option("--json", json_path, "write the entries here");
+  std::string timing = "graph";
+  app.add_option("--timing", timing, "graph (CUDA-graph replay, as the peers) or events (eager)")
+      ->check(CLI::IsMember({"graph", "events"}));
   CLI11_PARSE(app, argc, argv);
   if (!torch::cuda::is_available()) {
     std::fprintf(stderr, "bench_kernels: no CUDA device\n");
     return 1;
   }
   std::vector<Entry> entries;
-  std::printf("%-24s %4s %6s %10s %8s %10s %8s\n", "op", "d", "T", "fwd ms", "TF/s", "f+b ms", "TF/s");
+  std::printf("timing: %s\n%-24s %4s %6s %10s %8s %10s %8s %12s\n", timing.c_str(), "op", "d", "T",
+              "fwd ms", "TF/s", "f+b ms", "TF/s", "f+b eager");
   for (const auto& fam : parse_list(families == "scalar" ? "0" : families == "vector" ? "1" : "0,1")) {
     for (int64_t d : parse_list(ds)) {
       for (int64_t T : parse_list(Ts)) {
-        Entry e = measure(fam == 1, B, H, T, d, warmup, iters);
-        std::printf("%-24s %4ld %6ld %10.3f %8.1f %10.3f %8.1f\n", e.op.c_str(), long(e.d), long(e.T),
-                    e.fwd_ms, e.flops / e.fwd_ms / 1e9, e.fwdbwd_ms, 3 * e.flops / e.fwdbwd_ms / 1e9);
+        Entry e = measure(fam == 1, B, H, T, d, warmup, iters, timing == "graph");
+        std::printf("%-24s %4ld %6ld %10.3f %8.1f %10.3f %8.1f %12.3f\n", e.op.c_str(), long(e.d),
+                    long(e.T), e.fwd_ms, e.flops / e.fwd_ms / 1e9, e.fwdbwd_ms,
+                    3 * e.flops / e.fwdbwd_ms / 1e9, e.fwdbwd_eager_ms);
         std::fflush(stdout);
         entries.push_back(e);
         c10::cuda::CUDACachingAllocator::emptyCache();
@@ -131,11 +163,12 @@ int main(int argc, char** argv) {
   if (!json_path.empty()) {
     std::ofstream f(json_path);
     f << "{\"gpu\": \"" << at::cuda::getCurrentDeviceProperties()->name << "\", \"B\": " << B
-      << ", \"H\": " << H << ", \"entries\": [\n";
+      << ", \"H\": " << H << ", \"timing\": \"" << timing << "\", \"entries\": [\n";
     for (size_t i = 0; i < entries.size(); ++i) {
       const auto& e = entries[i];
       f << "  {\"op\": \"" << e.op << "\", \"d\": " << e.d << ", \"T\": " << e.T
         << ", \"fwd_ms\": " << e.fwd_ms << ", \"fwdbwd_ms\": " << e.fwdbwd_ms
+        << ", \"fwd_eager_ms\": " << e.fwd_eager_ms << ", \"fwdbwd_eager_ms\": " << e.fwdbwd_eager_ms
         << ", \"fwd_tflops\": " << e.flops / e.fwd_ms / 1e9
         << ", \"fwdbwd_tflops\": " << 3 * e.flops / e.fwdbwd_ms / 1e9 << "}"
         << (i + 1 < entries.size() ? ",\n" : "\n");

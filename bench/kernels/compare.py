@@ -18,6 +18,7 @@ def main():
     peers = json.load(open(sys.argv[2])) if have else {'entries': []}
     pe = {(e['op'], e['d'], e['T']): e for e in peers.get('entries', []) if e.get('status') == 'ok'}
     print(f"GPU: {ours.get('gpu')}, B={ours.get('B')}, H={ours.get('H')}, bf16; ms = median; "
+          f"ours timed by {ours.get('timing', 'events')}, peers by CUDA-graph replay; "
           "ratio = peer ms / ours (>1 = we are faster)\n")
     by_op = {}
     for e in ours['entries']:

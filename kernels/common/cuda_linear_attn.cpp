@@ -173,7 +173,10 @@ struct LinearAttnFunction : torch::autograd::Function<LinearAttnFunction<kVec>> 
       p.kd = kd.data_ptr();
     }
     run_forward<kVec>(p, current_stream());
-    ctx->save_for_backward({q, k, v, gcum, train ? hchunk : Tensor()});
+    ctx->save_for_backward({q, k, v, gcum, train ? hchunk : Tensor(), train ? achunk : Tensor()});
+    // An unused final state gets no zero-filled gradient (a fill kernel of
+    // N H K V floats per call); backward treats an undefined one as zero.
+    ctx->set_materialize_grads(false);
     ctx->saved_data["scale"] = scale;
     ctx->saved_data["h0_defined"] = has_h0;
     ctx->saved_data["g_shape"] = g.sizes().vec();
@@ -185,6 +188,7 @@ struct LinearAttnFunction : torch::autograd::Function<LinearAttnFunction<kVec>> 
     const auto saved = ctx->get_saved_variables();
     const Tensor &q = saved[0], &k = saved[1], &v = saved[2], &gcum = saved[3];
     const Tensor& hchunk = saved[4];
+    const Tensor& achunk = saved[5];  // vector decay: the forward's intra-chunk scores
     const c10::cuda::CUDAGuard guard(q.device());
     const Plan plan = load_plan(ctx);
     const double scale = ctx->saved_data["scale"].toDouble();
@@ -194,8 +198,10 @@ struct LinearAttnFunction : torch::autograd::Function<LinearAttnFunction<kVec>> 
     Tensor dout = grads[0].defined() ? dense(grads[0].to(torch::kBFloat16)) : torch::zeros_like(v);
     Tensor dht = grads[1].defined() ? dense(grads[1].to(torch::kFloat32)) : Tensor();
     auto dq = torch::empty_like(q), dk = torch::empty_like(k), dv = torch::empty_like(v);
-    // Scalar decay: each 64-column K tile adds its share of the gate gradient.
-    auto dgate = kVec ? torch::empty({B * T, H, gk}, fopts) : torch::zeros({B * T, H, gk}, fopts);
+    // Scalar decay with K = 128: each 64-column K tile adds its share of the
+    // gate gradient into zeros.
+    auto dgate = !kVec && K > 64 ? torch::zeros({B * T, H, gk}, fopts)
+                                 : torch::empty({B * T, H, gk}, fopts);
     auto dhchunk = torch::empty({plan.num_chunks, H, K, V}, q.options());  // bf16
     auto dh0 = torch::empty({plan.num_seqs, H, K, V}, fopts);
     LinearAttnParams p = base_params(plan, q, v, scale);
@@ -212,11 +218,8 @@ struct LinearAttnFunction : torch::autograd::Function<LinearAttnFunction<kVec>> 
     p.dk = dk.data_ptr();
     p.dv = dv.data_ptr();
     p.dgate = dgate.data_ptr<float>();
-    // Vector decay recomputes A and the folded keys instead of keeping them
-    // from the forward (1.5 q-sized tensors a layer less to hold).
-    Tensor achunk, kd;
+    Tensor kd;  // vector decay: the folded keys, recomputed (a q-sized tensor less to keep)
     if (kVec) {
-      achunk = torch::empty({plan.num_chunks, H, kChunk, kChunk}, q.options());
       kd = torch::empty_like(k);
       p.achunk = achunk.data_ptr();
       p.kd = kd.data_ptr();

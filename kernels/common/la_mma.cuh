@@ -52,15 +52,6 @@ __device__ __forceinline__ unsigned pack_bf16x2(__nv_bfloat162 h) {
   return *reinterpret_cast<unsigned*>(&h);
 }
 
-// x = hi + lo with hi = bf16(x) and lo = bf16(x - hi): two products on
-// tensor cores give ~16 significant bits instead of bf16's 8.
-__device__ __forceinline__ void split_bf16x2(float x0, float x1, unsigned& hi, unsigned& lo) {
-  const __nv_bfloat162 h = __floats2bfloat162_rn(x0, x1);
-  const float2 hf = __bfloat1622float2(h);
-  hi = pack_bf16x2(h);
-  lo = pack_bf16x2(__floats2bfloat162_rn(x0 - hf.x, x1 - hf.y));
-}
-
 // Fragment loads from shared memory (bf16, 16-byte aligned rows of stride
 // ld elements). The A fragment covers rows m0..m0+15 and k0..k0+15; the B
 // loads cover k0..k0+15 and two 8-column blocks, n0.. (b[0], b[1]) and

@@ -46,7 +46,7 @@ struct LinearAttnParams {
   void* dq = nullptr;            // [Ttot, H, K] bf16
   void* dk = nullptr;            // [Ttot, H, K] bf16
   void* dv = nullptr;            // [Ttot, H, V] bf16
-  float* dgate = nullptr;        // [Ttot, H, GK]: the gradient of g (la_chunks.cuh)
+  float* dgate = nullptr;        // [Ttot, H, GK]: the gradient of g (la_tiles.cuh)
 
   // Sequences: cu_seqlens (int32, N+1) and chunk_offsets (int32, N+1), or,
   // when cu_seqlens is null, N sequences of seq_len rows each.

@@ -8,11 +8,11 @@
 //                     (dhchunk) and, at the end, of the initial state.
 // The per-chunk step is latency-bound (a 64 x 64 x BV product), so the state
 // never leaves registers (mma.sync accumulators, 16 state rows per warp,
-// stored straight to global, as bf16 per chunk), the next chunk's tiles load (cp.async) while
-// this one is computed, and each step has a single barrier. The gate is
-// folded into the transposed operand in registers, split into bf16 hi + lo
-// so the carried states are exact to ~16 bits over thousands of chunks (the
-// backward's <S0, dS1> gate term reads them in fp32).
+// stored straight to global, as bf16 per chunk), the next chunks' tiles load
+// (cp.async, kScanStages deep) while this one is computed, and each step has a
+// single barrier. The gate is folded into the transposed operand in
+// registers and rounded to bf16, as every other tensor-core operand; the
+// state itself accumulates in fp32.
 #pragma once
 
 #include "kernels/common/la_device.cuh"
@@ -24,11 +24,18 @@ inline constexpr int kScanWarps = 4;
 inline constexpr int kScanThreads = 32 * kScanWarps;
 inline constexpr int kScanBK = 16 * kScanWarps;  // state rows per block: 16 per warp
 
-// V tile of the scans: small enough that B*H = 64 heads give >= 256 blocks.
-template <int DK>
+// V tile of the scans: small enough that B*H = 64 heads give >= 256 blocks,
+// large enough that every block is resident at once (a second wave of a
+// latency-bound sequential kernel doubles its time): the vector family's
+// fp32 gate tiles make its stages big, so it takes 64 at K = 128.
+template <int DK, bool kVec>
 constexpr int scan_bv() {
-  return DK == 64 ? 16 : 32;
+  return DK == 64 ? 16 : kVec ? 64 : 32;
 }
+
+// Chunks in flight: the loads of chunk i + 2 are issued while chunk i is
+// computed (one step is shorter than a global-memory round trip).
+inline constexpr int kScanStages = 3;
 
 // One pipeline stage: the chunk's x (k or q) and y (v or dO) rows and gates.
 template <int BV, bool kVec>
@@ -41,7 +48,7 @@ struct ScanStage {
 
 template <int BV, bool kVec>
 constexpr int scan_smem_bytes() {
-  return 2 * static_cast<int>(sizeof(ScanStage<BV, kVec>));
+  return kScanStages * static_cast<int>(sizeof(ScanStage<BV, kVec>));
 }
 
 // Issues the cp.async copies of one chunk into a stage; rows past the end are
@@ -114,10 +121,18 @@ __global__ void __launch_bounds__(kScanThreads) state_scan_kernel(LinearAttnPara
     }
   }
   auto row0_of = [&](int step) { return sq.bos + (kFwd ? step : nchunks - 1 - step) * C; };
-  if (nchunks > 0) {
-    const int r0 = row0_of(0);
-    scan_load<BV, kVec>(stage[0], x, y, gc, r0, min(C, sq.eos - r0), xs, ys, gs);
-  }
+  // Issues chunk `step`'s loads into its stage, or an empty group past the
+  // end, so that every step waits for the same group count.
+  auto issue = [&](int step) {
+    if (step < nchunks) {
+      const int r = row0_of(step);
+      scan_load<BV, kVec>(stage[step % kScanStages], x, y, gc, r, min(C, sq.eos - r), xs, ys, gs);
+    } else {
+      cp_async_commit();
+    }
+  };
+#pragma unroll
+  for (int i = 0; i < kScanStages - 1; ++i) issue(i);
 
   for (int step = 0; step < nchunks; ++step) {
     const int c = kFwd ? step : nchunks - 1 - step;
@@ -129,13 +144,10 @@ __global__ void __launch_bounds__(kScanThreads) state_scan_kernel(LinearAttnPara
         *reinterpret_cast<__nv_bfloat162*>(dst + 8 * V + 8 * j) = __floats2bfloat162_rn(acc[j][2], acc[j][3]);
       }
     }
-    cp_async_wait_group<0>();
-    __syncthreads();  // this stage landed for all; all are done with the other one
-    if (step + 1 < nchunks) {
-      const int r1 = row0_of(step + 1);
-      scan_load<BV, kVec>(stage[(step + 1) & 1], x, y, gc, r1, min(C, sq.eos - r1), xs, ys, gs);
-    }
-    const St& s = stage[step & 1];
+    cp_async_wait_group<kScanStages - 2>();
+    __syncthreads();  // this step's stage landed for all; all are done with the previous one
+    issue(step + kScanStages - 1);
+    const St& s = stage[step % kScanStages];
 
     const float* gl = s.g + (C - 1) * St::LDG;  // the chunk's last (cumulative) gate row
     const float bc0 = kVec ? gl[kr] : gl[0], bc1 = kVec ? gl[kr + 8] : gl[0];
@@ -148,7 +160,7 @@ __global__ void __launch_bounds__(kScanThreads) state_scan_kernel(LinearAttnPara
       const int t0 = 16 * tb;
       // A = X^T (rows: state rows, cols: chunk rows): matrices (t0, k), (t0, k+8),
       // (t0+8, k), (t0+8, k+8) of X[t][k].
-      unsigned a[4], ah[4], al[4];
+      unsigned a[4], ah[4];
       ldmatrix_x4_trans(a, s.x + (t0 + lane % 8 + 8 * (lane / 16)) * St::LDX + 16 * warp +
                                8 * ((lane / 8) % 2));
 #pragma unroll
@@ -165,7 +177,7 @@ __global__ void __launch_bounds__(kScanThreads) state_scan_kernel(LinearAttnPara
           f1 = kFwd ? __expf(bk - s.g[t + 1]) : p.scale * __expf(s.g[t + 1]);
         }
         const float2 xv = unpack_bf16x2(a[r]);
-        split_bf16x2(xv.x * f0, xv.y * f1, ah[r], al[r]);
+        ah[r] = pack_bf16x2(__floats2bfloat162_rn(xv.x * f0, xv.y * f1));
       }
 #pragma unroll
       for (int jp = 0; jp < NT / 2; ++jp) {
@@ -175,9 +187,7 @@ __global__ void __launch_bounds__(kScanThreads) state_scan_kernel(LinearAttnPara
         ldmatrix_x4_trans(b, s.y + (t0 + lane % 8 + 8 * ((lane / 8) % 2)) * St::LDY + 16 * jp +
                                  8 * (lane / 16));
         mma_16816(acc[2 * jp], ah, b[0], b[1]);
-        mma_16816(acc[2 * jp], al, b[0], b[1]);
         mma_16816(acc[2 * jp + 1], ah, b[2], b[3]);
-        mma_16816(acc[2 * jp + 1], al, b[2], b[3]);
       }
     }
   }

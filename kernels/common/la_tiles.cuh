@@ -13,10 +13,20 @@
 //                     dk = dA^T Q + e^{bC - b_j} V dS1^T,
 //                     and the gate gradient of the chunk's rows
 // with A = scale (Q K^T ⊙ e^{b_t - b_j}) masked to j <= t, recomputed where
-// needed. The gate gradient is the chunk-local form derived in la_chunks.cuh;
-// with K split in 64-column tiles, each tile adds its share into dgate (two
-// tiles at most: a + b added to zero in either order is the same float, so
-// the result is deterministic).
+// needed.
+//
+// Gate gradient. Scaling q by e^e and k, S0 by e^-e over one chunk leaves its
+// outputs unchanged and scales S1 by e^-e, so sum_{t in chunk}(q.dq - k.dk)
+// = <S0, dS0> - <S1, dS1>; summed over the later chunks this telescopes, and
+// the gradient of the log decay g_s (s in chunk c) is
+//   dg_s = sum_{t >= s in c} (q_t.dq_t - k_t.dk_t) + <S1_c, dS1_c>
+// (per key column for vector decay; the final state's dht term included),
+// with <S1, dS1> = e^{bC} <S0, dS1> + sum_t k_t.dk_t^inter. Each block
+// finishes its own rows: no sequence-long reverse cumsum, whose rounding
+// errors grow with T, and the states need only bf16 precision here. With
+// K = 128 split in two 64-column tiles, each tile adds its share into a
+// zeroed dgate (a + b added to zero in either order is the same float, so the
+// result is deterministic).
 #pragma once
 
 #include "kernels/common/la_device.cuh"
@@ -365,8 +375,13 @@ __global__ void __launch_bounds__(kTileThreads) scalar_dqk_kernel(LinearAttnPara
     }
     const int t0 = 2 * lane;
     float* dg = p.dgate + (int64_t)cr.row0 * H + h;
-    if (t0 < cr.rows) atomicAdd(dg + (int64_t)t0 * H, tot + suffix);
-    if (t0 + 1 < cr.rows) atomicAdd(dg + (int64_t)(t0 + 1) * H, tot + suffix - x0);
+    if constexpr (DK == 64) {
+      if (t0 < cr.rows) dg[(int64_t)t0 * H] = tot + suffix;
+      if (t0 + 1 < cr.rows) dg[(int64_t)(t0 + 1) * H] = tot + suffix - x0;
+    } else {
+      if (t0 < cr.rows) atomicAdd(dg + (int64_t)t0 * H, tot + suffix);
+      if (t0 + 1 < cr.rows) atomicAdd(dg + (int64_t)(t0 + 1) * H, tot + suffix - x0);
+    }
   }
   __syncthreads();
   store_rows_bf16<64, kLD64, NT>(static_cast<bf16*>(p.dq) + h * DK, s.v, cr.row0, cr.rows, qs, c0);

@@ -3,12 +3,13 @@
 //
 //   prep   (chunk):    A = scale (sum_c q_tc k_jc e^{b_tc - b_jc}) masked to
 //                      j <= t, qd = scale q ⊙ e^b, kd = k ⊙ e^{bC - b}, all
-//                      bf16 into a workspace; forward and backward both run it.
+//                      bf16 into a workspace; the forward keeps A for the
+//                      backward (as fla does), which recomputes only kd.
 //   output (V tile):   O = A V + qd S0                     (two GEMMs)
 //   dv     (V tile):   dv = A^T dO + kd dS1                 (two GEMMs)
 //   dqk    (K tile):   dA = scale dP masked, dq = scale e^b ⊙ dO S0^T + intra,
 //                      dk = e^{bC - b} ⊙ V dS1^T + intra, and the gate
-//                      gradient per column (chunk-local form, la_chunks.cuh).
+//                      gradient per column (chunk-local form, la_tiles.cuh).
 //
 // Secondary chunking keeps every exponent <= 0: off-diagonal 16-row
 // sub-blocks fold the gate into both operands around a reference row between
@@ -33,8 +34,9 @@ struct VecPrepTiles {
   bf16 a[C * kLD64];   // A, staged for the store
 };
 
-// Grid (chunks, heads).
-template <int DK>
+// Grid (chunks, heads). kScores: also A and qd (the forward); without, kd
+// only (the backward, which reuses the forward's A).
+template <int DK, bool kScores>
 __global__ void __launch_bounds__(kTileThreads) vector_prep_kernel(LinearAttnParams p) {
   using S = VecPrepTiles<DK>;
   constexpr int NT = kTileThreads;
@@ -43,7 +45,8 @@ __global__ void __launch_bounds__(kTileThreads) vector_prep_kernel(LinearAttnPar
   const int ci = blockIdx.x, h = blockIdx.y, H = p.heads;
   const ChunkRows cr = chunk_rows(p, ci);
   const int64_t qs = (int64_t)H * DK;
-  load_rows<DK, S::LDQ, NT>(s.q, static_cast<const bf16*>(p.q) + h * DK, cr.row0, cr.rows, qs, 0);
+  if constexpr (kScores)
+    load_rows<DK, S::LDQ, NT>(s.q, static_cast<const bf16*>(p.q) + h * DK, cr.row0, cr.rows, qs, 0);
   load_rows<DK, S::LDQ, NT>(s.k, static_cast<const bf16*>(p.k) + h * DK, cr.row0, cr.rows, qs, 0);
   load_gate<DK, S::LDG, NT>(s.g, p.gcum + h * DK, cr.row0, cr.rows, qs);
   cp_async_wait();
@@ -51,22 +54,24 @@ __global__ void __launch_bounds__(kTileThreads) vector_prep_kernel(LinearAttnPar
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
 
   // qd and kd, two columns a thread.
-  bf16* qd = static_cast<bf16*>(p.qd) + h * DK;  // null in the backward: only kd is needed
+  bf16* qd = static_cast<bf16*>(p.qd) + h * DK;
   bf16* kd = static_cast<bf16*>(p.kd) + h * DK;
   for (int i = threadIdx.x; i < C * DK / 2; i += NT) {
     const int t = i / (DK / 2), c = 2 * (i % (DK / 2));
     if (t >= cr.rows) continue;
-    const float2 q2 = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(s.q + t * S::LDQ + c));
+    const float2 q2 = kScores ? __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(s.q + t * S::LDQ + c))
+                              : float2{0.f, 0.f};
     const float2 k2 = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(s.k + t * S::LDQ + c));
     const float* gt = s.g + t * S::LDG + c;
     const float* gc = s.g + (C - 1) * S::LDG + c;
     const int64_t off = (int64_t)(cr.row0 + t) * qs + c;
-    if (p.qd != nullptr)
+    if constexpr (kScores)
       *reinterpret_cast<__nv_bfloat162*>(qd + off) =
           __floats2bfloat162_rn(p.scale * q2.x * __expf(gt[0]), p.scale * q2.y * __expf(gt[1]));
     *reinterpret_cast<__nv_bfloat162*>(kd + off) =
         __floats2bfloat162_rn(k2.x * __expf(gc[0] - gt[0]), k2.y * __expf(gc[1] - gt[1]));
   }
+  if constexpr (!kScores) return;
 
   // Diagonal sub-blocks, exact: warp I; lane pair (2 r, 2 r + 1) owns row
   // t = 16 I + r and half the columns each, held in registers 8 at a time,

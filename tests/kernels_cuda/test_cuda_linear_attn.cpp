@@ -5,6 +5,8 @@
 // {64, 128}; plus packed sequences, K != V, strong gates, determinism and the
 // op-level dispatch. Skipped where no GPU is present (CI).
 #include <gtest/gtest.h>
+
+#include <cstdio>
 #include <torch/torch.h>
 
 #include <string>
@@ -96,14 +98,24 @@ Run run(const Inputs& in, torch::ScalarType dtype, Fn fn, uint64_t seed) {
 
 const char* kGradNames[] = {"dq", "dk", "dv", "dg", "dh0"};
 
+// Also prints the worst error of the shape, so a run shows the margin left
+// under kTol, not only that it held.
 void expect_close(const Run& got, const Run& ref, const std::string& what) {
-  EXPECT_LT(rel_rms(got.out[0], ref.out[0]), kTol) << what << ": o";
-  EXPECT_LT(rel_rms(got.out[1], ref.out[1]), kTol) << what << ": final state";
+  double worst = 0;
+  std::string worst_name;
+  auto check = [&](const torch::Tensor& a, const torch::Tensor& b, const std::string& field) {
+    const double e = rel_rms(a, b);
+    EXPECT_LT(e, kTol) << what << ": " << field;
+    if (e > worst) worst = e, worst_name = field;
+  };
+  check(got.out[0], ref.out[0], "o");
+  check(got.out[1], ref.out[1], "final state");
   ASSERT_EQ(got.grads.size(), ref.grads.size());
   for (size_t i = 0; i < got.grads.size(); ++i) {
     EXPECT_TRUE(torch::isfinite(got.grads[i]).all().item<bool>()) << what << ": " << kGradNames[i];
-    EXPECT_LT(rel_rms(got.grads[i], ref.grads[i]), kTol) << what << ": " << kGradNames[i];
+    check(got.grads[i], ref.grads[i], kGradNames[i]);
   }
+  std::printf("%-40s worst rel RMS %.2e (%s)\n", what.c_str(), worst, worst_name.c_str());
 }
 
 bool have_gpu() { return torch::cuda::is_available(); }
