@@ -26,11 +26,11 @@ inline constexpr int kScanBK = 16 * kScanWarps;  // state rows per block: 16 per
 
 // V tile of the scans: small enough that B*H = 64 heads give >= 256 blocks,
 // large enough that every block is resident at once (a second wave of a
-// latency-bound sequential kernel doubles its time): the vector family's
-// fp32 gate tiles make its stages big, so it takes 64 at K = 128.
+// latency-bound sequential kernel doubles its time) and that few blocks
+// repeat the same gate folding of a K tile.
 template <int DK, bool kVec>
 constexpr int scan_bv() {
-  return DK == 64 ? 16 : kVec ? 64 : 32;
+  return DK == 64 ? 16 : 64;
 }
 
 // Chunks in flight: the loads of chunk i + 2 are issued while chunk i is
