@@ -64,7 +64,7 @@ void launch_forward(const LinearAttnParams& p, void* stream) {
     launch_tiles(vector_gemm_kernel<DK, false>, sizeof(VecGemmTiles<DK>), vtiles, st, p,
                  "linear-attention forward (chunks)");
   } else {
-    launch_tiles(scalar_output_kernel<DK>, sizeof(OutTiles<DK>), vtiles, st, p,
+    launch_tiles(scalar_output_kernel<DK>, sizeof(QkTiles<DK>), vtiles, st, p,
                  "linear-attention forward (chunks)");
   }
 }
@@ -87,7 +87,7 @@ void launch_backward_chunks(const LinearAttnParams& p, void* stream) {
     launch_tiles(vector_dqk_kernel<DK>, sizeof(VecDqkTiles), ktiles, st, p,
                  "linear-attention backward (dq, dk, dg)");
   } else {
-    launch_tiles(scalar_dv_kernel<DK>, sizeof(DvTiles<DK>), vtiles, st, p,
+    launch_tiles(scalar_dv_kernel<DK>, sizeof(QkTiles<DK>), vtiles, st, p,
                  "linear-attention backward (dv)");
     launch_tiles(scalar_dqk_kernel<DK>, sizeof(DqkTiles), ktiles, st, p,
                  "linear-attention backward (dq, dk, dg)");

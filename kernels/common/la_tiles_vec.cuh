@@ -42,20 +42,20 @@ __global__ void __launch_bounds__(kTileThreads) vector_prep_kernel(LinearAttnPar
   constexpr int NT = kTileThreads;
   extern __shared__ __align__(128) unsigned char smem_raw[];
   S& s = *reinterpret_cast<S*>(smem_raw);
-  const int ci = blockIdx.x, h = blockIdx.y, H = p.heads;
-  const ChunkRows cr = chunk_rows(p, ci);
-  const int64_t qs = (int64_t)H * DK;
-  if constexpr (kScores)
-    load_rows<DK, S::LDQ, NT>(s.q, static_cast<const bf16*>(p.q) + h * DK, cr.row0, cr.rows, qs, 0);
-  load_rows<DK, S::LDQ, NT>(s.k, static_cast<const bf16*>(p.k) + h * DK, cr.row0, cr.rows, qs, 0);
+  const TileBlock b = tile_block<DK>(p, 1);
+  const ChunkRows& cr = b.cr;
+  const int ci = b.ci, h = b.h, H = p.heads;
+  const int64_t qs = b.qs;
+  if constexpr (kScores) load_rows<DK, S::LDQ, NT>(s.q, head_cols(p.q, h, DK), cr.row0, cr.rows, qs, 0);
+  load_rows<DK, S::LDQ, NT>(s.k, head_cols(p.k, h, DK), cr.row0, cr.rows, qs, 0);
   load_gate<DK, S::LDG, NT>(s.g, p.gcum + h * DK, cr.row0, cr.rows, qs);
   cp_async_wait();
   __syncthreads();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
 
   // qd and kd, two columns a thread.
-  bf16* qd = static_cast<bf16*>(p.qd) + h * DK;
-  bf16* kd = static_cast<bf16*>(p.kd) + h * DK;
+  bf16* qd = head_cols(p.qd, h, DK);
+  bf16* kd = head_cols(p.kd, h, DK);
   for (int i = threadIdx.x; i < C * DK / 2; i += NT) {
     const int t = i / (DK / 2), c = 2 * (i % (DK / 2));
     if (t >= cr.rows) continue;
@@ -205,49 +205,34 @@ __global__ void __launch_bounds__(kTileThreads) vector_gemm_kernel(LinearAttnPar
   constexpr int NT = kTileThreads;
   extern __shared__ __align__(128) unsigned char smem_raw[];
   S& s = *reinterpret_cast<S*>(smem_raw);
-  const int nvt = p.head_v / 64, ci = blockIdx.x / nvt, col0 = 64 * (blockIdx.x % nvt);
-  const int h = blockIdx.y, H = p.heads, V = p.head_v;
-  const ChunkRows cr = chunk_rows(p, ci);
-  const int64_t qs = (int64_t)H * DK, vs = (int64_t)H * V;
-  load_rows<DK, S::LDQ, NT>(s.x, static_cast<const bf16*>(kDv ? p.kd : p.qd) + h * DK, cr.row0,
-                            cr.rows, qs, 0);
-  load_a_chunk<NT>(s.a, p, ci, h);
-  load_rows<64, kLD64, NT>(s.y, static_cast<const bf16*>(kDv ? p.dout : p.v) + h * V, cr.row0,
-                           cr.rows, vs, col0);
-  load_state_tile<DK, 64, kLD64, NT>(
-      s.st, static_cast<const bf16*>(kDv ? p.dhchunk : p.hchunk) + ((int64_t)ci * H + h) * DK * V,
-      V, col0);
+  const TileBlock b = tile_block<DK>(p, p.head_v / 64);
+  const ChunkRows& cr = b.cr;
+  const int V = p.head_v;
+  load_rows<DK, S::LDQ, NT>(s.x, head_cols(kDv ? p.kd : p.qd, b.h, DK), cr.row0, cr.rows, b.qs, 0);
+  load_a_chunk<NT>(s.a, p, b.ci, b.h);
+  load_rows<64, kLD64, NT>(s.y, head_cols(kDv ? p.dout : p.v, b.h, V), cr.row0, cr.rows, b.vs,
+                           b.col0);
+  load_state_tile<DK, 64, kLD64, NT>(s.st, chunk_state<DK>(kDv ? p.dhchunk : p.hchunk, p, b), V,
+                                     b.col0);
   cp_async_wait();
   __syncthreads();
   const int warp = threadIdx.x / 32, m0 = 16 * warp;
   float acc[8][4] = {};
 #pragma unroll
   for (int kk = 0; kk < DK / 16; ++kk) {
-    unsigned a[4], b[4];
+    unsigned a[4];
     load_a(a, s.x, S::LDQ, m0, 16 * kk);
-#pragma unroll
-    for (int np = 0; np < 4; ++np) {
-      load_b_kn(b, s.st, kLD64, 16 * kk, 16 * np);
-      mma_pair(acc, 2 * np, a, b);
-    }
+    mma_row<true>(acc, a, s.st, kLD64, 16 * kk);
   }
 #pragma unroll
   for (int kk = 0; kk < 4; ++kk) {
     if (kDv ? kk < warp : kk > warp) continue;  // A is lower triangular
-    unsigned a[4], b[4];
+    unsigned a[4];
     if constexpr (kDv) load_a_t(a, s.a, kLD64, m0, 16 * kk);
     else load_a(a, s.a, kLD64, m0, 16 * kk);
-#pragma unroll
-    for (int np = 0; np < 4; ++np) {
-      load_b_kn(b, s.y, kLD64, 16 * kk, 16 * np);
-      mma_pair(acc, 2 * np, a, b);
-    }
+    mma_row<true>(acc, a, s.y, kLD64, 16 * kk);
   }
-  __syncthreads();
-  acc_to_smem<kLD64>(s.y, acc, m0);
-  __syncthreads();
-  store_rows_bf16<64, kLD64, NT>(static_cast<bf16*>(kDv ? p.dv : p.o) + h * V, s.y, cr.row0,
-                                 cr.rows, vs, col0);
+  store_acc_tile<NT>(head_cols(kDv ? p.dv : p.o, b.h, V), s.y, acc, m0, cr, b.vs, b.col0);
 }
 
 // ---------------------------------------------------------------- dq, dk, dg
@@ -268,6 +253,17 @@ __device__ __forceinline__ int vec_fold_row(bool dq, int sub) {
   return dq ? 8 * sub * (sub - 1) : 96 + (sub == 0 ? 0 : sub == 1 ? 48 : 80);
 }
 
+// acc += tmp with the gate unfolded around reference row REF: each element
+// (t, c) of the warp's slab times e^{b_tc - b_ref,c} (row_after_ref: dq rows
+// after the reference) or e^{b_ref,c - b_tc} (dk rows before it); <= 1.
+__device__ __forceinline__ void add_unfolded(float (&acc)[8][4], const float (&tmp)[8][4],
+                                             const float* g, int m0, int ref, bool row_after_ref) {
+  for_each_slab_elem(m0, [&](int t, int cc, int nb, int i) {
+    const float x = g[t * kLDG64 + cc] - g[ref * kLDG64 + cc];
+    acc[nb][i] += tmp[nb][i] * __expf(row_after_ref ? x : -x);
+  });
+}
+
 // Grid (chunks x K/64, heads).
 template <int DK>
 __global__ void __launch_bounds__(kTileThreads) vector_dqk_kernel(LinearAttnParams p) {
@@ -279,57 +275,27 @@ __global__ void __launch_bounds__(kTileThreads) vector_dqk_kernel(LinearAttnPara
   bf16* const sdo = s.work + C * kLD64;
   bf16* const ss0 = s.work + 2 * C * kLD64;
   bf16* const sds1 = s.work + 3 * C * kLD64;
-  const int nkt = DK / 64, ci = blockIdx.x / nkt, c0 = 64 * (blockIdx.x % nkt);
-  const int h = blockIdx.y, H = p.heads, V = p.head_v;
-  const ChunkRows cr = chunk_rows(p, ci);
-  const int64_t qs = (int64_t)H * DK, vs = (int64_t)H * V;
-  load_rows<64, kLD64, NT>(s.q, static_cast<const bf16*>(p.q) + h * DK, cr.row0, cr.rows, qs, c0);
-  load_rows<64, kLD64, NT>(s.k, static_cast<const bf16*>(p.k) + h * DK, cr.row0, cr.rows, qs, c0);
+  const TileBlock b = tile_block<DK>(p, DK / 64);
+  const ChunkRows& cr = b.cr;
+  const int h = b.h, c0 = b.col0;
+  const int64_t qs = b.qs;
+  load_rows<64, kLD64, NT>(s.q, head_cols(p.q, h, DK), cr.row0, cr.rows, qs, c0);
+  load_rows<64, kLD64, NT>(s.k, head_cols(p.k, h, DK), cr.row0, cr.rows, qs, c0);
   load_gate<64, kLDG64, NT>(s.g, p.gcum + h * DK + c0, cr.row0, cr.rows, qs);
-  const int64_t st = ((int64_t)ci * H + h) * DK * V + (int64_t)c0 * V;
-  const bf16* s0 = static_cast<const bf16*>(p.hchunk) + st;
-  const bf16* ds1 = static_cast<const bf16*>(p.dhchunk) + st;
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, c = lane % 4;
   const int m0 = 16 * warp;
   float acc_dp[8][4] = {}, acc_dq[8][4] = {}, acc_dk[8][4] = {};
   float sdot = 0.f;  // state row threadIdx.x / 2, half the tile's columns
-  for (int col0 = 0; col0 < V; col0 += 64) {
-    if (col0 > 0) __syncthreads();
-    load_rows<64, kLD64, NT>(sv, static_cast<const bf16*>(p.v) + h * V, cr.row0, cr.rows, vs, col0);
-    load_rows<64, kLD64, NT>(sdo, static_cast<const bf16*>(p.dout) + h * V, cr.row0, cr.rows, vs,
-                             col0);
-    load_state_tile<64, 64, kLD64, NT>(ss0, s0, V, col0);
-    load_state_tile<64, 64, kLD64, NT>(sds1, ds1, V, col0);
-    cp_async_wait();
-    __syncthreads();
-#pragma unroll
-    for (int kk = 0; kk < 4; ++kk) {
-      unsigned ado[4], av[4], b[4];
-      load_a(ado, sdo, kLD64, m0, 16 * kk);
-      load_a(av, sv, kLD64, m0, 16 * kk);
-#pragma unroll
-      for (int np = 0; np < 4; ++np) {
-        if (np <= warp) {
-          load_b_nk(b, sv, kLD64, 16 * kk, 16 * np);
-          mma_pair(acc_dp, 2 * np, ado, b);
-        }
-        load_b_nk(b, ss0, kLD64, 16 * kk, 16 * np);
-        mma_pair(acc_dq, 2 * np, ado, b);
-        load_b_nk(b, sds1, kLD64, 16 * kk, 16 * np);
-        mma_pair(acc_dk, 2 * np, av, b);
-      }
-    }
-    {
-      const int r = threadIdx.x / 2, cb = 32 * (threadIdx.x % 2);
+  dqk_value_loop<DK, NT>(p, b, sv, sdo, ss0, sds1, acc_dp, acc_dq, acc_dk, [&] {
+    const int r = threadIdx.x / 2, cb = 32 * (threadIdx.x % 2);
 #pragma unroll 4
-      for (int cc = 0; cc < 32; cc += 2) {
-        const float2 x = unpack_bf16x2(*reinterpret_cast<const unsigned*>(ss0 + r * kLD64 + cb + cc));
-        const float2 y = unpack_bf16x2(*reinterpret_cast<const unsigned*>(sds1 + r * kLD64 + cb + cc));
-        sdot += x.x * y.x + x.y * y.y;
-      }
+    for (int cc = 0; cc < 32; cc += 2) {
+      const float2 x = unpack_bf16x2(*reinterpret_cast<const unsigned*>(ss0 + r * kLD64 + cb + cc));
+      const float2 y = unpack_bf16x2(*reinterpret_cast<const unsigned*>(sds1 + r * kLD64 + cb + cc));
+      sdot += x.x * y.x + x.y * y.y;
     }
-  }
+  });
   sdot += __shfl_xor_sync(0xffffffffu, sdot, 1);
   if (threadIdx.x % 2 == 0) {
     const int r = threadIdx.x / 2;
@@ -339,21 +305,13 @@ __global__ void __launch_bounds__(kTileThreads) vector_dqk_kernel(LinearAttnPara
   // dA = scale dP (masked); inter parts of dq, dk get their per-element
   // factors; kdk collects k . dk_inter per column.
   float kdk[8][2] = {};
-#pragma unroll
-  for (int half = 0; half < 2; ++half) {
-    const int t = m0 + g + 8 * half;
-#pragma unroll
-    for (int nb = 0; nb < 8; ++nb)
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const int j = 8 * nb + 2 * c + e, i = 2 * half + e;
-        const float bt = s.g[t * kLDG64 + j], bc = s.g[(C - 1) * kLDG64 + j];
-        acc_dp[nb][i] = j <= t ? acc_dp[nb][i] * p.scale : 0.f;
-        acc_dq[nb][i] *= p.scale * __expf(bt);
-        acc_dk[nb][i] *= __expf(bc - bt);
-        kdk[nb][e] += acc_dk[nb][i] * __bfloat162float(s.k[t * kLD64 + j]);
-      }
-  }
+  for_each_slab_elem(m0, [&](int t, int j, int nb, int i) {  // j: a key (dP) or a column
+    const float bt = s.g[t * kLDG64 + j], bc = s.g[(C - 1) * kLDG64 + j];
+    acc_dp[nb][i] = j <= t ? acc_dp[nb][i] * p.scale : 0.f;
+    acc_dq[nb][i] *= p.scale * __expf(bt);
+    acc_dk[nb][i] *= __expf(bc - bt);
+    kdk[nb][i % 2] += acc_dk[nb][i] * __bfloat162float(s.k[t * kLD64 + j]);
+  });
 #pragma unroll
   for (int nb = 0; nb < 8; ++nb)
 #pragma unroll
@@ -391,59 +349,29 @@ __global__ void __launch_bounds__(kTileThreads) vector_dqk_kernel(LinearAttnPara
     fold[row * kLD64 + cc] = __float2bfloat16(x);
   }
   __syncthreads();
-  if (warp >= 1) {  // dq off-diagonal: sub-chunk I = warp
+  if (warp >= 1) {  // dq off-diagonal: sub-chunk I = warp, keys of the sub-chunks before it
     const int I = warp;
     float tmp[8][4] = {};
 #pragma unroll
     for (int kk = 0; kk < 3; ++kk) {
       if (kk >= I) continue;
-      unsigned a[4], b[4];
+      unsigned a[4];
       acc_to_a(a, acc_dp, kk);
-#pragma unroll
-      for (int np = 0; np < 4; ++np) {
-        load_b_kn(b, fold + vec_fold_row(true, I) * kLD64, kLD64, 16 * kk, 16 * np);
-        mma_pair(tmp, 2 * np, a, b);
-      }
+      mma_row<true>(tmp, a, fold + vec_fold_row(true, I) * kLD64, kLD64, 16 * kk);
     }
-#pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      const int t = m0 + g + 8 * half;
-#pragma unroll
-      for (int nb = 0; nb < 8; ++nb)
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          const int cc = 8 * nb + 2 * c + e;
-          acc_dq[nb][2 * half + e] +=
-              tmp[nb][2 * half + e] * __expf(s.g[t * kLDG64 + cc] - s.g[(16 * I - 1) * kLDG64 + cc]);
-        }
-    }
+    add_unfolded(acc_dq, tmp, s.g, m0, 16 * I - 1, true);
   }
-  if (warp <= 2) {  // dk off-diagonal: sub-chunk J = warp
+  if (warp <= 2) {  // dk off-diagonal: sub-chunk J = warp, queries of the sub-chunks after it
     const int J = warp;
     float tmp[8][4] = {};
 #pragma unroll
     for (int kk = 1; kk < 4; ++kk) {
       if (kk <= J) continue;
-      unsigned a[4], b[4];
+      unsigned a[4];
       load_a_t(a, s.da, kLD64, m0, 16 * kk);
-#pragma unroll
-      for (int np = 0; np < 4; ++np) {
-        load_b_kn(b, fold + vec_fold_row(false, J) * kLD64, kLD64, 16 * (kk - J - 1), 16 * np);
-        mma_pair(tmp, 2 * np, a, b);
-      }
+      mma_row<true>(tmp, a, fold + vec_fold_row(false, J) * kLD64, kLD64, 16 * (kk - J - 1));
     }
-#pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      const int j = m0 + g + 8 * half;
-#pragma unroll
-      for (int nb = 0; nb < 8; ++nb)
-#pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          const int cc = 8 * nb + 2 * c + e;
-          acc_dk[nb][2 * half + e] +=
-              tmp[nb][2 * half + e] * __expf(s.g[(16 * J + 15) * kLDG64 + cc] - s.g[j * kLDG64 + cc]);
-        }
-    }
+    add_unfolded(acc_dk, tmp, s.g, m0, 16 * J + 15, false);
   }
   // Diagonal sub-blocks, exact: dq_tc += sum_{r in I, r <= t} dA_tr k_rc e^{b_tc - b_rc},
   // dk_tc += sum_{r in I, r >= t} dA_rt q_rc e^{b_rc - b_tc}: the 16 rows r of
@@ -498,18 +426,10 @@ __global__ void __launch_bounds__(kTileThreads) vector_dqk_kernel(LinearAttnPara
   bf16* stage_q = s.work + 2 * C * kLD64;  // past prod (C * kLDG64 floats)
   bf16* stage_k = s.work + 3 * C * kLD64;
   static_assert(C * kLDG64 * sizeof(float) <= 2 * C * kLD64 * sizeof(bf16), "prod overlaps staging");
-#pragma unroll
-  for (int half = 0; half < 2; ++half) {
-    const int t = m0 + g + 8 * half;
-#pragma unroll
-    for (int nb = 0; nb < 8; ++nb)
-#pragma unroll
-      for (int e = 0; e < 2; ++e) {
-        const int cc = 8 * nb + 2 * c + e, i = 2 * half + e;
-        prod[t * kLDG64 + cc] = __bfloat162float(s.q[t * kLD64 + cc]) * acc_dq[nb][i] -
-                                __bfloat162float(s.k[t * kLD64 + cc]) * acc_dk[nb][i];
-      }
-  }
+  for_each_slab_elem(m0, [&](int t, int cc, int nb, int i) {
+    prod[t * kLDG64 + cc] = __bfloat162float(s.q[t * kLD64 + cc]) * acc_dq[nb][i] -
+                            __bfloat162float(s.k[t * kLD64 + cc]) * acc_dk[nb][i];
+  });
   acc_to_smem<kLD64>(stage_q, acc_dq, m0);
   acc_to_smem<kLD64>(stage_k, acc_dk, m0);
   __syncthreads();
@@ -524,8 +444,8 @@ __global__ void __launch_bounds__(kTileThreads) vector_dqk_kernel(LinearAttnPara
       if (t < cr.rows) dg[(int64_t)t * qs] = acc;
     }
   }
-  store_rows_bf16<64, kLD64, NT>(static_cast<bf16*>(p.dq) + h * DK, stage_q, cr.row0, cr.rows, qs, c0);
-  store_rows_bf16<64, kLD64, NT>(static_cast<bf16*>(p.dk) + h * DK, stage_k, cr.row0, cr.rows, qs, c0);
+  store_rows_bf16<64, kLD64, NT>(head_cols(p.dq, h, DK), stage_q, cr.row0, cr.rows, qs, c0);
+  store_rows_bf16<64, kLD64, NT>(head_cols(p.dk, h, DK), stage_k, cr.row0, cr.rows, qs, c0);
 }
 
 }  // namespace scalelab::kernels::cuda
