@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
 #include <optional>
 #include <tuple>
 #include <unordered_set>
@@ -10,8 +9,6 @@
 namespace scalelab::sweep {
 
 namespace {
-
-uint64_t id_key(const std::string& id) { return std::strtoull(id.c_str(), nullptr, 16); }
 
 // What the database holds of the sweep, as ids: re-planning 100k runs reads
 // 100k ids, not 100k specs.
@@ -23,10 +20,10 @@ struct Existing {
 Existing existing_ids(db::Database& db, const Plan& plan) {
   std::unordered_set<uint64_t> planned;
   planned.reserve(plan.runs.size());
-  for (const PlannedRun& r : plan.runs) planned.insert(id_key(r.row.id));
+  for (const PlannedRun& r : plan.runs) planned.insert(spec::run_id_key(r.row.id));
   Existing e;
   for (std::string& id : db.run_ids(plan.sweep)) {
-    const uint64_t k = id_key(id);
+    const uint64_t k = spec::run_id_key(id);
     e.ids.insert(k);
     if (!planned.count(k)) e.removed.push_back(std::move(id));
   }
@@ -59,7 +56,7 @@ std::vector<size_t> insert_order(const Plan& plan, const Existing& e) {
   std::vector<std::pair<uint64_t, size_t>> keys;
   keys.reserve(plan.runs.size());
   for (size_t i = 0; i < plan.runs.size(); ++i) {
-    const uint64_t k = id_key(plan.runs[i].row.id);
+    const uint64_t k = spec::run_id_key(plan.runs[i].row.id);
     if (!e.ids.count(k)) keys.emplace_back(k, i);
   }
   std::sort(keys.begin(), keys.end());

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
 #include <thread>
 
@@ -185,7 +184,7 @@ void Planner::assign_ids() {
   first.reserve(n);
   size_t kept = 0;
   for (size_t i = 0; i < n; ++i) {
-    const uint64_t key = std::strtoull(runs[i].row.id.c_str(), nullptr, 16);
+    const uint64_t key = spec::run_id_key(runs[i].row.id);
     auto [it, fresh] = first.emplace(key, kept);
     if (!fresh) {
       plan_.duplicates.push_back({runs[i].line, runs[it->second].line, runs[i].row.id});

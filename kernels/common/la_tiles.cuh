@@ -83,6 +83,13 @@ __device__ __forceinline__ void slab_rows(int m0, F&& f) {
   f(1, m0 + g + 8);
 }
 
+// The block's dynamic shared memory as the kernel's tile struct.
+template <typename S>
+__device__ __forceinline__ S& shared_tiles() {
+  extern __shared__ __align__(128) unsigned char smem_raw[];
+  return *reinterpret_cast<S*>(smem_raw);
+}
+
 // Where a tile block works: chunk ci, the 64-column tile at col0 of the K or
 // V dimension (grid x = chunk * tiles + tile), head h.
 struct TileBlock {
@@ -110,6 +117,10 @@ __device__ __forceinline__ const bf16* head_cols(const void* t, int h, int width
 }
 __device__ __forceinline__ bf16* head_cols(void* t, int h, int width) {
   return static_cast<bf16*>(t) + (int64_t)h * width;
+}
+// Chunk ci's intra-chunk scores [C, C] of head h in a [NC, H, C, C] tensor.
+__device__ __forceinline__ bf16* chunk_scores(void* scores, const LinearAttnParams& p, int ci, int h) {
+  return static_cast<bf16*>(scores) + ((int64_t)ci * p.heads + h) * C * C;
 }
 template <int DK>
 __device__ __forceinline__ const bf16* chunk_state(const void* states, const LinearAttnParams& p,
@@ -212,8 +223,7 @@ template <int DK>
 __global__ void __launch_bounds__(kTileThreads) scalar_output_kernel(LinearAttnParams p) {
   using S = QkTiles<DK>;
   constexpr int NT = kTileThreads;
-  extern __shared__ __align__(128) unsigned char smem_raw[];
-  S& s = *reinterpret_cast<S*>(smem_raw);
+  S& s = shared_tiles<S>();
   const TileBlock b = tile_block<DK>(p, p.head_v / 64);
   load_qk_tiles<DK, NT>(s, p, b, p.v, p.hchunk);
   const int warp = threadIdx.x / 32, m0 = 16 * warp;
@@ -248,8 +258,7 @@ template <int DK>
 __global__ void __launch_bounds__(kTileThreads) scalar_dv_kernel(LinearAttnParams p) {
   using S = QkTiles<DK>;
   constexpr int NT = kTileThreads;
-  extern __shared__ __align__(128) unsigned char smem_raw[];
-  S& s = *reinterpret_cast<S*>(smem_raw);
+  S& s = shared_tiles<S>();
   const TileBlock b = tile_block<DK>(p, p.head_v / 64);
   load_qk_tiles<DK, NT>(s, p, b, p.dout, p.dhchunk);
   const int warp = threadIdx.x / 32, m0 = 16 * warp;
@@ -293,8 +302,7 @@ template <int DK>
 __global__ void __launch_bounds__(kTileThreads) scalar_dqk_kernel(LinearAttnParams p) {
   using S = DqkTiles;
   constexpr int NT = kTileThreads;
-  extern __shared__ __align__(128) unsigned char smem_raw[];
-  S& s = *reinterpret_cast<S*>(smem_raw);
+  S& s = shared_tiles<S>();
   const TileBlock b = tile_block<DK>(p, DK / 64);
   const ChunkRows& cr = b.cr;
   const int H = p.heads;

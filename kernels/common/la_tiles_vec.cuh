@@ -40,11 +40,10 @@ template <int DK, bool kScores>
 __global__ void __launch_bounds__(kTileThreads) vector_prep_kernel(LinearAttnParams p) {
   using S = VecPrepTiles<DK>;
   constexpr int NT = kTileThreads;
-  extern __shared__ __align__(128) unsigned char smem_raw[];
-  S& s = *reinterpret_cast<S*>(smem_raw);
+  S& s = shared_tiles<S>();
   const TileBlock b = tile_block<DK>(p, 1);
   const ChunkRows& cr = b.cr;
-  const int ci = b.ci, h = b.h, H = p.heads;
+  const int ci = b.ci, h = b.h;
   const int64_t qs = b.qs;
   if constexpr (kScores) load_rows<DK, S::LDQ, NT>(s.q, head_cols(p.q, h, DK), cr.row0, cr.rows, qs, 0);
   load_rows<DK, S::LDQ, NT>(s.k, head_cols(p.k, h, DK), cr.row0, cr.rows, qs, 0);
@@ -170,7 +169,7 @@ __global__ void __launch_bounds__(kTileThreads) vector_prep_kernel(LinearAttnPar
     }
   }
   __syncthreads();
-  bf16* ag = static_cast<bf16*>(p.achunk) + ((int64_t)ci * H + h) * C * C;
+  bf16* ag = chunk_scores(p.achunk, p, ci, h);
   for (int i = threadIdx.x; i < C * C / 8; i += NT) {
     const int t = i / 8, c = 8 * (i % 8);
     *reinterpret_cast<uint4*>(ag + t * C + c) = *reinterpret_cast<const uint4*>(s.a + t * kLD64 + c);
@@ -180,7 +179,7 @@ __global__ void __launch_bounds__(kTileThreads) vector_prep_kernel(LinearAttnPar
 // A [C x C] bf16 of chunk ci -> smem [C][kLD64] (cp.async).
 template <int NT>
 __device__ __forceinline__ void load_a_chunk(bf16* dst, const LinearAttnParams& p, int ci, int h) {
-  const bf16* src = static_cast<const bf16*>(p.achunk) + ((int64_t)ci * p.heads + h) * C * C;
+  const bf16* src = chunk_scores(p.achunk, p, ci, h);
   for (int i = threadIdx.x; i < C * C / 8; i += NT) {
     const int t = i / 8, c = 8 * (i % 8);
     cp_async16(dst + t * kLD64 + c, src + t * C + c, true);
@@ -203,8 +202,7 @@ template <int DK, bool kDv>
 __global__ void __launch_bounds__(kTileThreads) vector_gemm_kernel(LinearAttnParams p) {
   using S = VecGemmTiles<DK>;
   constexpr int NT = kTileThreads;
-  extern __shared__ __align__(128) unsigned char smem_raw[];
-  S& s = *reinterpret_cast<S*>(smem_raw);
+  S& s = shared_tiles<S>();
   const TileBlock b = tile_block<DK>(p, p.head_v / 64);
   const ChunkRows& cr = b.cr;
   const int V = p.head_v;
@@ -269,8 +267,7 @@ template <int DK>
 __global__ void __launch_bounds__(kTileThreads) vector_dqk_kernel(LinearAttnParams p) {
   using S = VecDqkTiles;
   constexpr int NT = kTileThreads;
-  extern __shared__ __align__(128) unsigned char smem_raw[];
-  S& s = *reinterpret_cast<S*>(smem_raw);
+  S& s = shared_tiles<S>();
   bf16* const sv = s.work;
   bf16* const sdo = s.work + C * kLD64;
   bf16* const ss0 = s.work + 2 * C * kLD64;

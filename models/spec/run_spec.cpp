@@ -182,6 +182,12 @@ std::string canonical_json(const RunSpec& r) {
 
 std::string run_id(const RunSpec& r) { return run_id_of_canonical(canonical_json(r)); }
 
+uint64_t run_id_key(std::string_view id) {
+  uint64_t key = 0;
+  std::from_chars(id.data(), id.data() + id.size(), key, 16);
+  return key;
+}
+
 std::string run_id_of_canonical(std::string_view c) {
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx",

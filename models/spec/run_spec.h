@@ -53,5 +53,7 @@ std::string run_id(const RunSpec& r);
 // The same id from an already computed canonical_json(r), so a planner that
 // stores the JSON does not build it twice.
 std::string run_id_of_canonical(std::string_view canonical);
+// The 64-bit hash a run id spells (for hashing and ordering ids cheaply).
+uint64_t run_id_key(std::string_view id);
 
 }  // namespace scalelab::spec

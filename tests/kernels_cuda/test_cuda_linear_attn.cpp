@@ -5,10 +5,9 @@
 // {64, 128}; plus packed sequences, K != V, strong gates, determinism and the
 // op-level dispatch. Skipped where no GPU is present (CI).
 #include <gtest/gtest.h>
-
-#include <cstdio>
 #include <torch/torch.h>
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
