@@ -1,4 +1,4 @@
-#include "models/softmax.h"
+#include "models/mixers/softmax/module.h"
 
 namespace scalelab::models {
 
@@ -62,5 +62,7 @@ void SoftmaxAttention::init_weights(Init& init) {
   init.weight(wv_->weight);
   init.residual_weight(wo_->weight);
 }
+
+MixerModule builtin::softmax() { return module_of<SoftmaxAttention>(); }
 
 }  // namespace scalelab::models
