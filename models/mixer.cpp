@@ -22,7 +22,8 @@ std::map<spec::MixerKind, MixerModule>& registry() {
 }  // namespace
 
 void register_mixer_module(spec::MixerKind kind, MixerModule module) {
-  TORCH_CHECK(kind && module.make, "register_mixer_module: a mixer and its constructor are required");
+  TORCH_CHECK(kind && module.make,
+              "register_mixer_module: a mixer and its constructor are required");
   TORCH_CHECK(registry().emplace(kind, std::move(module)).second, "mixer ", kind->name,
               " already has a module");
 }

@@ -43,7 +43,9 @@ void Planner::map_header() {
                 "no token budget column: add one of tokens, tokens_per_param, flops");
 }
 
-bool is_budget(Col c) { return std::find(std::begin(kBudgetCols), std::end(kBudgetCols), c) != std::end(kBudgetCols); }
+bool is_budget(Col c) {
+  return std::find(std::begin(kBudgetCols), std::end(kBudgetCols), c) != std::end(kBudgetCols);
+}
 
 Merged Planner::merge(const SheetRow& row, const Merged& defaults, bool& is_defaults) {
   Merged m;

@@ -57,7 +57,8 @@ const ModelInfo& Planner::model(const Current& cur) {
     set(Col::Ffn, m.d_ffn);
     set(Col::Vocab, m.vocab);
     set(Col::SeqLen, m.seq_len);
-    for (int f = 0; f < n_fields; ++f) set(mixer_column(f), m.mixer_fields[static_cast<size_t>(f)]);
+    for (int f = 0; f < n_fields; ++f)
+      set(mixer_column(f), m.mixer_fields[static_cast<size_t>(f)]);
     if (cur[idx(Col::TieEmbeddings)]) m.tie_embeddings = cur[idx(Col::TieEmbeddings)]->b;
     spec::resolve(m);
     info.params = spec::count_params(m);

@@ -17,9 +17,9 @@ LinearAttnResult delta_rule_chunk_torch(const torch::Tensor& q, const torch::Ten
   const int64_t C = std::min(chunk_size, T), N = (T + C - 1) / C;
   auto qc = detail::to_chunks(q.to(acc) * scale, C);  // [B,H,N,C,K]
   auto kc = detail::to_chunks(k.to(acc), C);
-  auto vc = detail::to_chunks(v.to(acc), C);                // [B,H,N,C,V]
+  auto vc = detail::to_chunks(v.to(acc), C);                   // [B,H,N,C,V]
   auto bt = detail::to_chunks(beta.to(acc), C).unsqueeze(-1);  // [B,H,N,C,1]
-  auto b = detail::to_chunks(g.to(acc), C).cumsum(-1);      // [B,H,N,C] log-decay since chunk start
+  auto b = detail::to_chunks(g.to(acc), C).cumsum(-1);  // [B,H,N,C] log-decay since chunk start
 
   // Gamma[i,j] = exp(b_i - b_j) for j <= i; masked before exp so the
   // (positive) upper triangle never overflows.
@@ -29,7 +29,8 @@ LinearAttnResult delta_rule_chunk_torch(const torch::Tensor& q, const torch::Ten
                    .masked_fill(causal.logical_not(), -std::numeric_limits<double>::infinity())
                    .exp();  // [B,H,N,C,C]
   auto strict = torch::ones({C, C}, bool_opts).tril(-1);
-  auto A = (bt * torch::matmul(kc, kc.transpose(-1, -2)) * Gamma).masked_fill(strict.logical_not(), 0);
+  auto A =
+      (bt * torch::matmul(kc, kc.transpose(-1, -2)) * Gamma).masked_fill(strict.logical_not(), 0);
 
   // [W | U] = (I + A)^{-1} [beta (K . e^b) | beta V]: one unit-lower solve
   // (the diagonal of A is never read).
@@ -40,9 +41,9 @@ LinearAttnResult delta_rule_chunk_torch(const torch::Tensor& q, const torch::Ten
   auto W = WU.narrow(-1, 0, K), U = WU.narrow(-1, K, V);
   auto Aqk = torch::matmul(qc, kc.transpose(-1, -2)) * Gamma;  // causal, diagonal included
 
-  auto bC = b.narrow(-1, C - 1, 1);                      // [B,H,N,1]
-  auto k_to_end = kc * (bC - b).exp().unsqueeze(-1);     // K . e^{b_C - b}
-  auto chunk_decay = bC.exp().unsqueeze(-1);             // [B,H,N,1,1]
+  auto bC = b.narrow(-1, C - 1, 1);                   // [B,H,N,1]
+  auto k_to_end = kc * (bC - b).exp().unsqueeze(-1);  // K . e^{b_C - b}
+  auto chunk_decay = bC.exp().unsqueeze(-1);          // [B,H,N,1,1]
   auto q_decayed = qc * eb;
 
   // Inter-chunk scan: each chunk's u depends on the state it starts from.

@@ -25,8 +25,8 @@ LinearAttnResult chunk_packed(const torch::Tensor& q, const torch::Tensor& k,
 }
 
 void check_beta(const char* op, const torch::Tensor& g, const torch::Tensor& beta) {
-  TORCH_CHECK(beta.defined() && beta.sizes() == g.sizes(), op, ": beta must be [B,T,H] ",
-              g.sizes(), ", got ", beta.defined() ? beta.sizes() : torch::IntArrayRef{});
+  TORCH_CHECK(beta.defined() && beta.sizes() == g.sizes(), op, ": beta must be [B,T,H] ", g.sizes(),
+              ", got ", beta.defined() ? beta.sizes() : torch::IntArrayRef{});
   TORCH_CHECK(beta.is_floating_point() && beta.device() == g.device(), op,
               ": beta must be floating point on ", g.device());
 }
@@ -87,8 +87,8 @@ LinearAttnResult delta_rule_step(const torch::Tensor& q_t, const torch::Tensor& 
                 t->sizes());
   }
   TORCH_CHECK(!state.defined() || state.sizes() == torch::IntArrayRef({B, H, K, V}),
-              "delta_rule_step: state must be [B,H,K,V] = [", B, ",", H, ",", K, ",", V,
-              "], got ", state.sizes());
+              "delta_rule_step: state must be [B,H,K,V] = [", B, ",", H, ",", K, ",", V, "], got ",
+              state.sizes());
   const auto acc = detail::compute_dtype(q_t);
   auto S = state.defined() ? state.to(acc) : torch::zeros({B, H, K, V}, q_t.options().dtype(acc));
   auto k = k_t.to(acc);

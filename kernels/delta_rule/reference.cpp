@@ -18,11 +18,11 @@ LinearAttnResult delta_rule_reference_recurrent(const torch::Tensor& q, const to
   std::vector<torch::Tensor> o;
   o.reserve(T);
   for (int64_t t = 0; t < T; ++t) {
-    auto k_t = kf.select(1, t);                                   // [B,H,K]
-    S = gf.select(1, t).exp().view({B, H, 1, 1}) * S;             // decay first
-    auto predicted = torch::einsum("bhk,bhkv->bhv", {k_t, S});    // S^T k
+    auto k_t = kf.select(1, t);                                              // [B,H,K]
+    S = gf.select(1, t).exp().view({B, H, 1, 1}) * S;                        // decay first
+    auto predicted = torch::einsum("bhk,bhkv->bhv", {k_t, S});               // S^T k
     auto u = bf.select(1, t).unsqueeze(-1) * (vf.select(1, t) - predicted);  // [B,H,V]
-    S = S + k_t.unsqueeze(-1) * u.unsqueeze(-2);                  // the delta update
+    S = S + k_t.unsqueeze(-1) * u.unsqueeze(-2);                             // the delta update
     o.push_back(torch::einsum("bhk,bhkv->bhv", {qf.select(1, t), S}));
   }
   return {torch::stack(o, 1).to(q.scalar_type()), S};

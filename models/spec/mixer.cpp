@@ -16,8 +16,8 @@ namespace {
 // Descriptor keys every model has (spec.cpp parses them): a mixer's keys and
 // columns must differ from these.
 const char* const kBaseKeys[] = {"L", "d", "h", "kv", "f", "v", "T", "tied", "untied"};
-const char* const kBaseColumns[] = {"arch",  "layers",  "d_model", "heads",         "kv_heads",
-                                    "ffn",   "vocab",   "seq_len", "tie_embeddings"};
+const char* const kBaseColumns[] = {"arch", "layers", "d_model", "heads",         "kv_heads",
+                                    "ffn",  "vocab",  "seq_len", "tie_embeddings"};
 
 struct Registry {
   std::deque<MixerDef> defs;  // a deque never moves its elements: kinds stay valid
@@ -40,10 +40,9 @@ struct Registry {
       if (f.key.empty() || f.column.empty()) fail("a field needs a key and a column");
       if (std::isdigit(static_cast<unsigned char>(f.key.back())))
         fail("field key '" + f.key + "' must not end in a digit");
-      if (taken(f.key, f.column) || std::any_of(def.fields.begin(), def.fields.begin() + i,
-                                                [&](const MixerField& g) {
-                                                  return g.key == f.key || g.column == f.column;
-                                                }))
+      if (taken(f.key, f.column) ||
+          std::any_of(def.fields.begin(), def.fields.begin() + i,
+                      [&](const MixerField& g) { return g.key == f.key || g.column == f.column; }))
         fail("field '" + f.column + "' (key '" + f.key + "') is taken");
       if (f.fallback < f.min) fail("field '" + f.column + "' defaults below its minimum");
       f.id = static_cast<int>(fields.size() + i);
@@ -60,9 +59,8 @@ struct Registry {
       if (key == k) return true;
     for (const char* c : kBaseColumns)
       if (column == c) return true;
-    return std::any_of(fields.begin(), fields.end(), [&](const MixerField* f) {
-      return f->key == key || f->column == column;
-    });
+    return std::any_of(fields.begin(), fields.end(),
+                       [&](const MixerField* f) { return f->key == key || f->column == column; });
   }
 
   MixerKind find(std::string_view name) const {
@@ -95,8 +93,8 @@ MixerKind mixer(std::string_view name) {
   if (MixerKind k = find_mixer(name)) return k;
   std::string known;
   for (MixerKind k : mixers()) known += k->name + ", ";
-  throw SpecError("arch", "unknown mixer '" + std::string(name) + "' (expected " + known.substr(0, known.size() - 2) +
-                              " or hybrid(A,B@pattern))");
+  throw SpecError("arch", "unknown mixer '" + std::string(name) + "' (expected " +
+                              known.substr(0, known.size() - 2) + " or hybrid(A,B@pattern))");
 }
 
 const std::vector<const MixerField*>& mixer_fields() { return registry().fields; }

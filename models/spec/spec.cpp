@@ -214,7 +214,8 @@ void check_shared_shape(const ModelSpec& s) {
   for (MixerKind k : mixers()) {
     // RoPE rotates pairs of channels within a head.
     if (k->rope && s.count(k) > 0 && s.head_dim() % 2 != 0)
-      throw SpecError("heads", k->name + " layers need an even head dim for RoPE; d_model/heads = " +
+      throw SpecError("heads", k->name +
+                                   " layers need an even head dim for RoPE; d_model/heads = " +
                                    std::to_string(s.d_model) + "/" + std::to_string(s.n_heads) +
                                    " = " + std::to_string(s.head_dim()));
   }

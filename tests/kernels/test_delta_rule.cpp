@@ -26,8 +26,8 @@ struct DeltaInputs {
 // (0, 1), g <= 0 in the chosen regime (helpers.h's Gate).
 DeltaInputs make_delta(int64_t B, int64_t T, int64_t H, int64_t K, int64_t V, bool with_h0,
                        Gate gate, torch::ScalarType dtype, uint64_t seed, int64_t n_states = -1) {
-  const auto base = make_inputs(scalar_family(), B, T, H, K, V, with_h0, gate, torch::kFloat64,
-                                seed, n_states);
+  const auto base =
+      make_inputs(scalar_family(), B, T, H, K, V, with_h0, gate, torch::kFloat64, seed, n_states);
   DeltaInputs in{base.q, base.k, base.v, base.g, torch::Tensor(), base.h0};
   auto l2 = [](const torch::Tensor& x) { return x / x.norm(2, -1, true).clamp_min(1e-6); };
   in.q = l2(in.q);
@@ -87,7 +87,8 @@ std::vector<Case> cases() {
     bool with_h0;
     Gate gate;
   };
-  const Row rows[] = {{8, 8, false, Gate::kWeak}, {16, 8, true, Gate::kStrong}, {8, 16, true, Gate::kMixed}};
+  const Row rows[] = {
+      {8, 8, false, Gate::kWeak}, {16, 8, true, Gate::kStrong}, {8, 16, true, Gate::kMixed}};
   std::vector<Case> out;
   for (int64_t T : {1, 63, 64, 65, 200})
     for (const auto& r : rows) out.push_back({T, r.K, r.V, r.with_h0, r.gate});
@@ -140,9 +141,11 @@ INSTANTIATE_TEST_SUITE_P(Kernels, DeltaRuleTable, ::testing::ValuesIn(cases()), 
 TEST(DeltaRule, GradcheckOnTinyShape) {
   for (Gate gate : {Gate::kMixed, Gate::kStrong}) {
     const auto in = make_delta(1, 7, 2, 3, 2, true, gate, torch::kFloat64, 5);
-    for (const auto& [name, form] : {std::pair<std::string, Form>{"chunked", chunked(4)},
-                                     {"recurrent", Form(recurrent)}}) {
-      auto loss = [form = form](const std::vector<torch::Tensor>& x) { return projected(form(x), 99); };
+    for (const auto& [name, form] :
+         {std::pair<std::string, Form>{"chunked", chunked(4)}, {"recurrent", Form(recurrent)}}) {
+      auto loss = [form = form](const std::vector<torch::Tensor>& x) {
+        return projected(form(x), 99);
+      };
       expect_gradcheck(loss, in.all(), name + " " + gate_name(gate));
     }
   }
@@ -210,7 +213,8 @@ TEST(DeltaRule, StepChainEqualsChunked) {
     return delta_rule_step(one.q.select(1, 0), one.k.select(1, 0), one.v.select(1, 0),
                            one.g.select(1, 0), one.beta.select(1, 0), s, 0.5);
   };
-  expect_close(step({}).final_state, step(torch::zeros_like(one.h0)).final_state, 0.0, "zeros", 0.0);
+  expect_close(step({}).final_state, step(torch::zeros_like(one.h0)).final_state, 0.0, "zeros",
+               0.0);
 }
 
 // fp32 inputs over several chunks under strong and weak decay: the chunked
@@ -219,7 +223,8 @@ TEST(DeltaRule, Fp32MatchesFp64Reference) {
   for (Gate gate : {Gate::kStrong, Gate::kWeak}) {
     const auto in64 = make_delta(1, 200, 2, 32, 16, true, gate, torch::kFloat64, 15);
     auto in32 = in64;
-    for (auto* t : {&in32.q, &in32.k, &in32.v, &in32.g, &in32.beta, &in32.h0}) *t = t->to(torch::kFloat32);
+    for (auto* t : {&in32.q, &in32.k, &in32.v, &in32.g, &in32.beta, &in32.h0})
+      *t = t->to(torch::kFloat32);
     const auto ref = recurrent(in64.all());
     const auto got = chunked(64)(in32.all());
     EXPECT_EQ(got.o.scalar_type(), torch::kFloat32);

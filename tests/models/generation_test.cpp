@@ -75,7 +75,8 @@ TEST(Generation, SlidingWindowCacheIsBoundedByWindow) {
   }
   EXPECT_LT(max_abs_diff(torch::cat(parts, 1), parallel), 1e-4);
   // A window as long as the sequence is softmax attention, weight for weight.
-  auto wide = make_model("swa:L2:d32:h4:kv2:v64:w90", 5), full = make_model("softmax:L2:d32:h4:kv2:v64", 5);
+  auto wide = make_model("swa:L2:d32:h4:kv2:v64:w90", 5);
+  auto full = make_model("softmax:L2:d32:h4:kv2:v64", 5);
   EXPECT_LT(max_abs_diff(wide->forward(tokens), full->forward(tokens)), 1e-5);
   // A narrower one is not.
   EXPECT_GT(max_abs_diff(parallel, full->forward(tokens)), 1e-3);

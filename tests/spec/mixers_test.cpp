@@ -23,7 +23,8 @@ TEST(Registry, EveryMixerParsesRoundTripsAndCounts) {
     EXPECT_GT(train_flops_per_token(s), approx_flops_per_token(s) / 2);
     // Every field of the mixer is written out explicitly.
     for (const MixerField& f : m->fields)
-      EXPECT_NE(to_descriptor(s).find(":" + f.key + std::to_string(s.field(f.id))), std::string::npos);
+      EXPECT_NE(to_descriptor(s).find(":" + f.key + std::to_string(s.field(f.id))),
+                std::string::npos);
   }
   EXPECT_EQ(find_mixer("hybrid"), nullptr);
   EXPECT_EQ(mixers().front()->name, "softmax");
@@ -69,7 +70,8 @@ TEST(Hybrid, WithGdnAndSwa) {
   const MixerKind G = mixer("gdn"), S = mixer("softmax"), Li = mixer("lightning"), W = mixer("swa");
   const ModelSpec a = parse_descriptor("hybrid(gdn,softmax@3:1):L8:d64:h4");
   EXPECT_EQ(a.layers, (std::vector<MixerKind>{G, G, G, S, G, G, G, S}));
-  EXPECT_EQ(to_descriptor(a), "hybrid(gdn,softmax@3:1):L8:d64:h4:kv4:f192:v256:T256:tied:gk16:gv2:gc4");
+  EXPECT_EQ(to_descriptor(a),
+            "hybrid(gdn,softmax@3:1):L8:d64:h4:kv4:f192:v256:T256:tied:gk16:gv2:gc4");
   const ModelSpec b = parse_descriptor("hybrid(lightning,swa@7:1):L16:d64:h4:kv2:w512");
   EXPECT_EQ(b.count(W), 2);
   EXPECT_EQ(b.count(Li), 14);
@@ -132,7 +134,9 @@ TEST(Gdn, DerivedHeadDimAndHandCounts) {
   const double mixing = 4 * (2 * 27.46 * (3 * 16 + 2 * 32) + 6 * 16 * 32 + 976.08);
   EXPECT_NEAR(train_flops_per_token(s), 3 * (12800 + 2 * (weights + 3 * 64 * 128) + mixing), 1e-6);
   // Like the other linear mixers, no growth with T past the chunk.
-  auto at = [](int t) { return train_flops_per_token(parse_descriptor("gdn:L4:d256:h4:T" + std::to_string(t))); };
+  auto at = [](int t) {
+    return train_flops_per_token(parse_descriptor("gdn:L4:d256:h4:T" + std::to_string(t)));
+  };
   EXPECT_DOUBLE_EQ(at(4096), at(2048));
   EXPECT_LT(at(32), at(2048));
 }

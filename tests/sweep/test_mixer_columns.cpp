@@ -14,7 +14,9 @@ namespace spec = scalelab::spec;
 
 namespace {
 
-sw::Plan plan(const std::string& text) { return sw::plan_sheet(sw::parse_sheet(text, "m.csv", ',')); }
+sw::Plan plan(const std::string& text) {
+  return sw::plan_sheet(sw::parse_sheet(text, "m.csv", ','));
+}
 
 std::string errors_of(const std::string& text) {
   try {

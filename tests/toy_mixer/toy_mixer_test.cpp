@@ -5,9 +5,8 @@
 //
 // toy: y_t = W_o (mean_{s <= t} x_s W_v), a causal running mean of a
 // projection of width tw (field toy_width, descriptor key "tw").
-#include <gtest/gtest.h>
-
 #include <ATen/CPUGeneratorImpl.h>
+#include <gtest/gtest.h>
 
 #include <sstream>
 
@@ -99,7 +98,8 @@ TEST(ToyMixer, PlansWithItsOwnSheetColumn) {
   EXPECT_NE(out.str().find(",toy_width,"), std::string::npos);
   const sweep::Plan again = sweep::plan_sheet(sweep::parse_sheet(out.str(), "out.csv", ','), {});
   ASSERT_EQ(again.runs.size(), plan.runs.size());
-  for (size_t i = 0; i < plan.runs.size(); ++i) EXPECT_EQ(again.runs[i].row.id, plan.runs[i].row.id);
+  for (size_t i = 0; i < plan.runs.size(); ++i)
+    EXPECT_EQ(again.runs[i].row.id, plan.runs[i].row.id);
 }
 
 TEST(ToyMixer, TrainsAndGenerates) {

@@ -26,8 +26,9 @@ GatedDeltaNet::GatedDeltaNet(const MixerArgs& a)
   const int64_t d = a.spec.d_model, conv_dim = mixers::gdn::conv_dim(a.spec);
   in_proj_ = register_module("in_proj", linear(d, mixers::gdn::in_proj_out(a.spec)));
   conv1d_ = register_module(
-      "conv1d", torch::nn::Conv1d(
-                    torch::nn::Conv1dOptions(conv_dim, conv_dim, width_).groups(conv_dim).bias(false)));
+      "conv1d",
+      torch::nn::Conv1d(
+          torch::nn::Conv1dOptions(conv_dim, conv_dim, width_).groups(conv_dim).bias(false)));
   a_log_ = register_parameter("A_log", torch::zeros({heads_}));
   dt_bias_ = register_parameter("dt_bias", torch::zeros({heads_}));
   norm_ = register_module("norm", RMSNorm(v_dim_));

@@ -20,7 +20,9 @@ inline int conv(const spec::ModelSpec& s) {
   static const int id = spec::field_id("gdn_conv");
   return s.field(id);
 }
-inline int64_t value_head_dim(const spec::ModelSpec& s) { return int64_t{expand_v(s)} * head_dim(s); }
+inline int64_t value_head_dim(const spec::ModelSpec& s) {
+  return int64_t{expand_v(s)} * head_dim(s);
+}
 inline int64_t key_dim(const spec::ModelSpec& s) { return int64_t{s.n_heads} * head_dim(s); }
 inline int64_t value_dim(const spec::ModelSpec& s) { return s.n_heads * value_head_dim(s); }
 // Channels of the short causal conv: q, k and v.

@@ -29,9 +29,7 @@ MixerDef hgrn2() {
   };
   // The layer-wise lower bounds: one [d] row per hgrn2 layer, held by the
   // model and normalised across layers (softmax + cumsum).
-  m.shared_params = [](const ModelSpec& s, int n_layers) {
-    return int64_t{n_layers} * s.d_model;
-  };
+  m.shared_params = [](const ModelSpec& s, int n_layers) { return int64_t{n_layers} * s.d_model; };
   return m;
 }
 

@@ -7,8 +7,8 @@
 
 namespace scalelab::models {
 
-torch::Tensor band_attention(const torch::Tensor& q, const torch::Tensor& k,
-                             const torch::Tensor& v, int64_t window) {
+torch::Tensor band_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                             int64_t window) {
   const int64_t tq = q.size(2), keys = k.size(2), cached = keys - tq;
   const bool gqa = k.size(1) != q.size(1);
   // The whole band in one call when it is the plain causal mask (the window
@@ -24,11 +24,11 @@ torch::Tensor band_attention(const torch::Tensor& q, const torch::Tensor& k,
     const int64_t e = std::min(tq, s + block);
     const int64_t lo = std::max<int64_t>(0, cached + s - window + 1), hi = cached + e;
     auto qi = torch::arange(cached + s, cached + e, idx).unsqueeze(1);  // query positions
-    auto kj = torch::arange(lo, hi, idx).unsqueeze(0);                   // key positions
-    auto mask = (kj <= qi).logical_and(kj > qi - window);                // [e - s, hi - lo]
-    out.push_back(at::scaled_dot_product_attention(
-        q.narrow(2, s, e - s), k.narrow(2, lo, hi - lo), v.narrow(2, lo, hi - lo), mask, 0.0,
-        false, std::nullopt, gqa));
+    auto kj = torch::arange(lo, hi, idx).unsqueeze(0);                  // key positions
+    auto mask = (kj <= qi).logical_and(kj > qi - window);               // [e - s, hi - lo]
+    out.push_back(at::scaled_dot_product_attention(q.narrow(2, s, e - s), k.narrow(2, lo, hi - lo),
+                                                   v.narrow(2, lo, hi - lo), mask, 0.0, false,
+                                                   std::nullopt, gqa));
   }
   return out.size() == 1 ? out[0] : torch::cat(out, 2);
 }

@@ -16,8 +16,8 @@ namespace scalelab::models {
 // in k, v [B, KV, P + Tq, hd] (P cached ones first); query i sits at key
 // position P + i and sees keys j with P + i - W < j <= P + i. GQA when
 // KV < H. Returns [B, H, Tq, hd].
-torch::Tensor band_attention(const torch::Tensor& q, const torch::Tensor& k,
-                             const torch::Tensor& v, int64_t window);
+torch::Tensor band_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                             int64_t window);
 
 class SlidingWindowAttention : public TokenMixer {
  public:
