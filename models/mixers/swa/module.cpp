@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "models/mixers/softmax/module.h"
+#include "kernels/rope/op.h"
 #include "models/mixers/swa/shape.h"
 
 namespace scalelab::models {
@@ -39,19 +39,17 @@ SlidingWindowAttention::SlidingWindowAttention(const MixerArgs& a)
       head_dim_(a.spec.head_dim()),
       window_(mixers::swa::window(a.spec)) {
   const int64_t d = a.spec.d_model;
-  wq_ = register_module("wq", linear(d, heads_ * head_dim_));
-  wk_ = register_module("wk", linear(d, kv_heads_ * head_dim_));
-  wv_ = register_module("wv", linear(d, kv_heads_ * head_dim_));
+  wqkv_ = register_module("wqkv", linear(d, (heads_ + 2 * kv_heads_) * head_dim_));
   wo_ = register_module("wo", linear(heads_ * head_dim_, d));
 }
 
 torch::Tensor SlidingWindowAttention::forward(const torch::Tensor& x, MixerState* state) {
   const int64_t b = x.size(0), t = x.size(1);
   const int64_t pos0 = state ? state->pos : 0;
-  // [B, T, H, hd] for RoPE (absolute positions), then [B, H, T, hd].
-  auto q = apply_rope(wq_(x).view({b, t, heads_, head_dim_}), pos0).transpose(1, 2);
-  auto k = apply_rope(wk_(x).view({b, t, kv_heads_, head_dim_}), pos0).transpose(1, 2);
-  auto v = wv_(x).view({b, t, kv_heads_, head_dim_}).transpose(1, 2);
+  // As softmax: one projection, RoPE at absolute positions, then [B, H, T, hd].
+  auto qkv = kernels::rope_qkv(wqkv_(x).view({b, t, heads_ + 2 * kv_heads_, head_dim_}), heads_,
+                               kv_heads_, pos0);
+  auto q = qkv.q.transpose(1, 2), k = qkv.k.transpose(1, 2), v = qkv.v.transpose(1, 2);
   if (state) {
     if (state->k.defined()) {
       k = torch::cat({state->k, k}, 2);
@@ -69,9 +67,14 @@ torch::Tensor SlidingWindowAttention::forward(const torch::Tensor& x, MixerState
 }
 
 void SlidingWindowAttention::init_weights(Init& init) {
-  init.weight(wq_->weight);
-  init.weight(wk_->weight);
-  init.weight(wv_->weight);
+  // q, k, v drawn as three matrices, as softmax does: a window as long as the
+  // sequence gives softmax's model for the same seed.
+  const int64_t nq = heads_ * head_dim_, nkv = kv_heads_ * head_dim_;
+  auto wq = wqkv_->weight.narrow(0, 0, nq), wk = wqkv_->weight.narrow(0, nq, nkv),
+       wv = wqkv_->weight.narrow(0, nq + nkv, nkv);
+  init.weight(wq);
+  init.weight(wk);
+  init.weight(wv);
   init.residual_weight(wo_->weight);
 }
 

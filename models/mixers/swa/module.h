@@ -1,7 +1,7 @@
 // Sliding-window attention: Llama-style softmax attention (RoPE, GQA, no
 // biases) in which a query sees only the last w keys, its own included
 // (Gemma 3's local layers, Mistral's sliding window): query i attends to keys
-// j with i - w < j <= i. Parameters are named as softmax's (wq, wk, wv, wo).
+// j with i - w < j <= i. Parameters are named as softmax's (wqkv, wo).
 // On the CPU the band is computed block by block, so memory grows with
 // T (block + w), never T x T; the KV cache of generation keeps the last
 // w - 1 keys. (On a GPU, flash attention's window_size = (w - 1, 0) is the
@@ -27,7 +27,7 @@ class SlidingWindowAttention : public TokenMixer {
 
  private:
   int64_t heads_, kv_heads_, head_dim_, window_;
-  torch::nn::Linear wq_{nullptr}, wk_{nullptr}, wv_{nullptr}, wo_{nullptr};
+  torch::nn::Linear wqkv_{nullptr}, wo_{nullptr};  // wqkv: q rows, then k, then v
 };
 
 }  // namespace scalelab::models
