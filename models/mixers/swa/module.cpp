@@ -34,14 +34,7 @@ torch::Tensor band_attention(const torch::Tensor& q, const torch::Tensor& k, con
 }
 
 SlidingWindowAttention::SlidingWindowAttention(const MixerArgs& a)
-    : heads_(a.spec.n_heads),
-      kv_heads_(a.spec.kv_heads()),
-      head_dim_(a.spec.head_dim()),
-      window_(mixers::swa::window(a.spec)) {
-  const int64_t d = a.spec.d_model;
-  wqkv_ = register_module("wqkv", linear(d, (heads_ + 2 * kv_heads_) * head_dim_));
-  wo_ = register_module("wo", linear(heads_ * head_dim_, d));
-}
+    : SoftmaxAttention(a), window_(mixers::swa::window(a.spec)) {}
 
 torch::Tensor SlidingWindowAttention::forward(const torch::Tensor& x, MixerState* state) {
   const int64_t b = x.size(0), t = x.size(1);
@@ -64,18 +57,6 @@ torch::Tensor SlidingWindowAttention::forward(const torch::Tensor& x, MixerState
   }
   auto o = band_attention(q, k, v, window_);
   return wo_(o.transpose(1, 2).reshape({b, t, heads_ * head_dim_}));
-}
-
-void SlidingWindowAttention::init_weights(Init& init) {
-  // q, k, v drawn as three matrices, as softmax does: a window as long as the
-  // sequence gives softmax's model for the same seed.
-  const int64_t nq = heads_ * head_dim_, nkv = kv_heads_ * head_dim_;
-  auto wq = wqkv_->weight.narrow(0, 0, nq), wk = wqkv_->weight.narrow(0, nq, nkv),
-       wv = wqkv_->weight.narrow(0, nq + nkv, nkv);
-  init.weight(wq);
-  init.weight(wk);
-  init.weight(wv);
-  init.residual_weight(wo_->weight);
 }
 
 MixerModule builtin::swa() { return module_of<SlidingWindowAttention>(); }

@@ -1,14 +1,15 @@
 // Sliding-window attention: Llama-style softmax attention (RoPE, GQA, no
 // biases) in which a query sees only the last w keys, its own included
 // (Gemma 3's local layers, Mistral's sliding window): query i attends to keys
-// j with i - w < j <= i. Parameters are named as softmax's (wqkv, wo).
+// j with i - w < j <= i. Softmax's weights and initialisation (wqkv, wo):
+// only the attention itself differs.
 // On the CPU the band is computed block by block, so memory grows with
 // T (block + w), never T x T; the KV cache of generation keeps the last
 // w - 1 keys. (On a GPU, flash attention's window_size = (w - 1, 0) is the
 // same band.)
 #pragma once
 
-#include "models/mixer.h"
+#include "models/mixers/softmax/module.h"
 
 namespace scalelab::models {
 
@@ -19,15 +20,13 @@ namespace scalelab::models {
 torch::Tensor band_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                              int64_t window);
 
-class SlidingWindowAttention : public TokenMixer {
+class SlidingWindowAttention : public SoftmaxAttention {
  public:
   explicit SlidingWindowAttention(const MixerArgs& args);
   torch::Tensor forward(const torch::Tensor& x, MixerState* state = nullptr) override;
-  void init_weights(Init& init) override;
 
  private:
-  int64_t heads_, kv_heads_, head_dim_, window_;
-  torch::nn::Linear wqkv_{nullptr}, wo_{nullptr};  // wqkv: q rows, then k, then v
+  int64_t window_;
 };
 
 }  // namespace scalelab::models
