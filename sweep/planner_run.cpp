@@ -31,14 +31,15 @@ std::string column_for_field(const std::string& field) {
 
 const ModelInfo& Planner::model(const Current& cur) {
   std::string key = cur[idx(Col::Arch)] ? cur[idx(Col::Arch)]->text : std::string("softmax");
-  static constexpr Col kInts[] = {Col::Layers,      Col::DModel,      Col::Heads,
-                                  Col::KvHeads,     Col::Ffn,         Col::Vocab,
-                                  Col::SeqLen,      Col::MambaDState, Col::MambaExpand,
-                                  Col::MambaHeadDim, Col::MambaConv};
-  for (Col c : kInts) {
+  static constexpr Col kInts[] = {Col::Layers, Col::DModel, Col::Heads, Col::KvHeads,
+                                  Col::Ffn,    Col::Vocab,  Col::SeqLen};
+  auto add_key = [&](Col c) {
     key += '\x1f';
     if (cur[idx(c)]) key += std::to_string(cur[idx(c)]->i);
-  }
+  };
+  for (Col c : kInts) add_key(c);
+  const int n_fields = static_cast<int>(spec::mixer_fields().size());
+  for (int f = 0; f < n_fields; ++f) add_key(mixer_column(f));
   key += cur[idx(Col::TieEmbeddings)] ? (cur[idx(Col::TieEmbeddings)]->b ? "|t" : "|u") : "|";
   auto it = models_.find(key);
   if (it != models_.end()) return it->second;
@@ -56,10 +57,8 @@ const ModelInfo& Planner::model(const Current& cur) {
     set(Col::Ffn, m.d_ffn);
     set(Col::Vocab, m.vocab);
     set(Col::SeqLen, m.seq_len);
-    set(Col::MambaDState, m.mamba_d_state);
-    set(Col::MambaExpand, m.mamba_expand);
-    set(Col::MambaHeadDim, m.mamba_head_dim);
-    set(Col::MambaConv, m.mamba_conv);
+    for (int f = 0; f < n_fields; ++f)
+      set(mixer_column(f), m.mixer_fields[static_cast<size_t>(f)]);
     if (cur[idx(Col::TieEmbeddings)]) m.tie_embeddings = cur[idx(Col::TieEmbeddings)]->b;
     spec::resolve(m);
     info.params = spec::count_params(m);
