@@ -9,6 +9,7 @@
 // Bad input (a missing file, bad JSON line, NUL byte, empty split, bad option)
 // exits 2 with a message naming the file, and leaves nothing at --out.
 #include <fmt/format.h>
+#include <sys/resource.h>
 
 #include <iostream>
 #include <memory>
@@ -37,6 +38,12 @@ int64_t count_option(const std::string& flag, const std::string& v) {
   }
 }
 
+double peak_rss() {
+  struct rusage ru {};
+  ::getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_maxrss) * 1024;
+}
+
 void run_prepare(PrepareArgs& a) {
   data::PrepareOptions& o = a.opt;
   if (!a.train_vocab.empty()) o.train_vocab = count_option("--train-tokenizer", a.train_vocab);
@@ -52,12 +59,12 @@ void run_prepare(PrepareArgs& a) {
   const data::Manifest& m = r.manifest;
   std::cout << fmt::format(
       "{}: {} train tokens in {} documents, {} validation tokens in {} documents; "
-      "{} shards; tokenizer {}{} (vocab {}); {} of text in {:.1f} s ({}/s)\n",
+      "{} shards; tokenizer {}{} (vocab {}); {} of text in {:.1f} s ({}/s), peak memory {}\n",
       o.out, data::human_count(m.tokens(data::Split::Train)), m.documents(data::Split::Train),
       data::human_count(m.tokens(data::Split::Validation)), m.documents(data::Split::Validation),
       m.shards.size(), m.tokenizer.type, m.tokenizer.model.empty() ? "" : " " + m.tokenizer.model,
       m.tokenizer.vocab, data::human_bytes(m.input_bytes), r.seconds,
-      data::human_bytes(m.input_bytes / std::max(1e-9, r.seconds)));
+      data::human_bytes(m.input_bytes / std::max(1e-9, r.seconds)), data::human_bytes(peak_rss()));
   if (r.skipped_files > 0)
     std::cout << fmt::format("note: skipped {} files in the input folders that are not .txt, .text, "
                              ".md or .jsonl\n", r.skipped_files);

@@ -228,6 +228,11 @@ SourceLayout resolve_source(const std::string& source) {
   SourceLayout L;
   if (starts_with(source, "shards:")) {
     L = from_shards(source.substr(7));
+    // (A text file too small to hold anything out is reported as too short for seq_len.)
+    for (const Split s : {Split::Train, Split::Validation})
+      if (L.tokens(s) == 0)
+        throw DataError(L.origin + ": the " + to_string(s) +
+                        " split is empty (no such shard, or no tokens in it)");
   } else if (starts_with(source, "tokens:")) {
     L = from_flat_u16(source.substr(7));
   } else {
@@ -247,9 +252,6 @@ SourceLayout resolve_source(const std::string& source) {
     L.origin = path;
   }
   L.source = source;
-  if (L.tokens(Split::Train) == 0) throw DataError(L.origin + ": the training split is empty");
-  if (L.tokens(Split::Validation) == 0)
-    throw DataError(L.origin + ": the validation split is empty (no validation shard, or no tokens in it)");
   return L;
 }
 

@@ -92,6 +92,7 @@ void Planner::summarize_data() {
 }  // namespace detail
 
 void print_data_uses(std::ostream& os, const Plan& plan) {
+  if (!plan.data.empty()) os << "\n";
   for (const DataUse& u : plan.data) {
     os << fmt::format("data {}: {} train + {} validation tokens (vocab {}{}); ", u.source,
                       human_count(static_cast<double>(u.train_tokens)),
@@ -100,8 +101,9 @@ void print_data_uses(std::ostream& os, const Plan& plan) {
     if (u.repeating == 0)
       os << fmt::format("the largest run (row {}) reads {:.2g} of an epoch\n", u.max_line, u.max_epochs);
     else
-      os << fmt::format("{} of {} runs repeat it; the largest (row {}) {:.3g} epochs\n", u.repeating,
-                        u.runs, u.max_line, u.max_epochs);
+      os << fmt::format("{} of {} runs repeat it; the largest (row {}) {} epochs\n", u.repeating,
+                        u.runs, u.max_line,
+                        u.max_epochs < 1000 ? fmt::format("{:.3g}", u.max_epochs) : human_count(u.max_epochs));
   }
 }
 

@@ -146,7 +146,7 @@ TEST_F(DatasetTest, LlmcShardsWithoutAManifest) {
 TEST_F(DatasetTest, BadShardSetsAreNamedBeforeTraining) {
   const auto no_val = llmc_dir("noval", {iota(3000)}, {});
   EXPECT_EQ(error_of(no_val, 65536, 16), (dir / "noval").string() +
-                                             ": the validation split is empty (no validation shard, or no tokens in it)");
+                                             ": the validation split is empty (no such shard, or no tokens in it)");
   const auto s = llmc_dir("trunc", {iota(3000)}, iota(300));
   fs::resize_file(dir / "trunc" / "fineweb_train_000001.bin", 1024 + 2999 * 2);
   EXPECT_NE(error_of(s, 65536, 16).find((dir / "trunc" / "fineweb_train_000001.bin").string() + ": truncated"),
