@@ -38,6 +38,16 @@ int64_t count_option(const std::string& flag, const std::string& v) {
   }
 }
 
+// Bad data is bad input: exit code 2, the message naming the file.
+template <typename F>
+auto input_error(F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const data::DataError& e) {
+    throw InputError(e.what());
+  }
+}
+
 double peak_rss() {
   struct rusage ru {};
   ::getrusage(RUSAGE_SELF, &ru);
@@ -49,13 +59,10 @@ void run_prepare(PrepareArgs& a) {
   if (!a.train_vocab.empty()) o.train_vocab = count_option("--train-tokenizer", a.train_vocab);
   o.shard_tokens = count_option("--shard-tokens", a.shard_tokens);
   o.progress = !a.quiet;
-  data::PrepareResult r;
-  try {
+  const data::PrepareResult r = input_error([&] {
     o.text_docs = data::parse_text_docs(a.text_docs);
-    r = data::prepare(o);
-  } catch (const data::DataError& e) {
-    throw InputError(e.what());
-  }
+    return data::prepare(o);
+  });
   const data::Manifest& m = r.manifest;
   std::cout << fmt::format(
       "{}: {} train tokens in {} documents, {} validation tokens in {} documents; "
@@ -73,12 +80,7 @@ void run_prepare(PrepareArgs& a) {
 
 // Re-reads every shard: header, checksum and largest token against the manifest.
 int run_verify(const std::string& dir) {
-  data::Manifest m;
-  try {
-    m = data::read_manifest(dir);
-  } catch (const data::DataError& e) {
-    throw InputError(e.what());
-  }
+  const data::Manifest m = input_error([&] { return data::read_manifest(dir); });
   int bad = 0;
   for (const data::ShardEntry& e : m.shards) {
     const std::string path = dir + "/" + e.file;
@@ -102,12 +104,7 @@ int run_verify(const std::string& dir) {
 }
 
 void run_info(const std::string& source) {
-  data::SourceLayout L;
-  try {
-    L = data::resolve_source(source);
-  } catch (const data::DataError& e) {
-    throw InputError(e.what());
-  }
+  const data::SourceLayout L = input_error([&] { return data::resolve_source(source); });
   std::cout << fmt::format("{}: {}\n  vocab {}{}\n  train {} tokens in {} segments\n"
                            "  validation {} tokens in {} segments\n",
                            source, L.origin, L.vocab, L.vocab_exact ? " (from manifest.json)" : " (at least)",

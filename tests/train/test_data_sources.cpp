@@ -11,6 +11,7 @@
 #include "models/spec/run_spec.h"
 #include "tests/common/temp_dir.h"
 #include "tests/data/helpers.h"
+#include "tests/train/run_helpers.h"
 #include "train/data.h"
 #include "train/trainer.h"
 
@@ -51,20 +52,13 @@ spec::RunSpec spec_for(const std::string& data, int64_t vocab, int64_t steps) {
 train::TrainResult train_on(const spec::RunSpec& s, const fs::path& run_dir,
                          std::function<void(int64_t, double)> on_step = {}) {
   db::Database db(":memory:");
-  db::Run r;
-  r.id = spec::run_id(s);
-  r.sweep = "t";
-  r.arch = s.model.arch;
-  r.spec_json = spec::canonical_json(s);
-  r.tokens = s.tokens;
-  db.insert_runs({r});
-  EXPECT_TRUE(db.claim_run(r.id, "w"));
+  const db::Run run = st::insert_claimed_run(db, s);
   train::TrainOptions opt;
   opt.run_dir = run_dir.string();
   opt.progress = false;
   opt.device = "cpu";
   opt.on_step = std::move(on_step);
-  return train::train_run(db, *db.get_run(r.id), opt);
+  return train::train_run(db, run, opt);
 }
 
 }  // namespace

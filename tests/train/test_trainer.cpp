@@ -7,6 +7,7 @@
 #include "db/db.h"
 #include "tests/common/temp_dir.h"
 #include "models/spec/run_spec.h"
+#include "tests/train/run_helpers.h"
 #include "train/trainer.h"
 
 namespace fs = std::filesystem;
@@ -39,17 +40,7 @@ spec::RunSpec tiny_spec(const std::string& data, int64_t steps) {
   return s;
 }
 
-db::Run insert(db::Database& db, const spec::RunSpec& s) {
-  db::Run r;
-  r.id = spec::run_id(s);
-  r.sweep = "t";
-  r.arch = s.model.arch;
-  r.spec_json = spec::canonical_json(s);
-  r.tokens = s.tokens;
-  db.insert_runs({r});
-  EXPECT_TRUE(db.claim_run(r.id, "w"));
-  return *db.get_run(r.id);
-}
+db::Run insert(db::Database& db, const spec::RunSpec& s) { return scalelab::testing::insert_claimed_run(db, s); }
 
 }  // namespace
 
