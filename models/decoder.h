@@ -43,13 +43,19 @@ class DecoderImpl : public torch::nn::Module {
   // and updating it: prefill with T > 1, generate with T = 1 (linear mixers
   // then take one O(1) recurrent step; softmax reads its KV cache).
   torch::Tensor forward(const torch::Tensor& tokens, DecoderState& state);
+  // Mean next-token cross-entropy of tokens [B,T] against targets [B,T]
+  // (fp32 scalar), with the output head fused into the loss
+  // (kernels/cross_entropy): training never materialises [B,T,vocab] logits.
+  torch::Tensor loss(const torch::Tensor& tokens, const torch::Tensor& targets);
   const spec::ModelSpec& spec() const { return spec_; }
   // Deterministic initialisation from SEED (the trainer calls it once); the
   // same seed gives the same weights on any device.
   void init_weights(uint64_t seed);
 
  private:
+  torch::Tensor hidden(const torch::Tensor& tokens, DecoderState* state);  // final-norm output
   torch::Tensor run(const torch::Tensor& tokens, DecoderState* state);
+  const torch::Tensor& head_weight() const;  // the untied head's, or the embedding's
 
   spec::ModelSpec spec_;
   torch::nn::Embedding embed_{nullptr};

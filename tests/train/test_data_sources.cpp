@@ -11,7 +11,7 @@
 #include "models/spec/run_spec.h"
 #include "tests/common/temp_dir.h"
 #include "tests/data/helpers.h"
-#include "tests/train/run_helpers.h"
+#include "tests/train/trainer_fixture.h"
 #include "train/data.h"
 #include "train/trainer.h"
 
@@ -52,7 +52,7 @@ spec::RunSpec spec_for(const std::string& data, int64_t vocab, int64_t steps) {
 train::TrainResult train_on(const spec::RunSpec& s, const fs::path& run_dir,
                          std::function<void(int64_t, double)> on_step = {}) {
   db::Database db(":memory:");
-  const db::Run run = st::insert_claimed_run(db, s);
+  const db::Run run = st::insert(db, s);
   train::TrainOptions opt;
   opt.run_dir = run_dir.string();
   opt.progress = false;

@@ -7,42 +7,14 @@
 #include "db/db.h"
 #include "tests/common/temp_dir.h"
 #include "models/spec/run_spec.h"
-#include "tests/train/run_helpers.h"
 #include "train/trainer.h"
+#include "tests/train/trainer_fixture.h"
 
 namespace fs = std::filesystem;
 using namespace scalelab;
-
-namespace {
-
-struct Fixture {
-  scalelab::testing::TempDir tmp{"trainer"};
-  fs::path dir = tmp.path();
-  std::string corpus;
-  Fixture() {
-    corpus = (dir / "corpus.txt").string();
-    std::ofstream out(corpus);
-    for (int i = 0; i < 4000; ++i) out << "the quick brown fox " << i % 97 << " jumps over the lazy dog\n";
-  }
-};
-
-spec::RunSpec tiny_spec(const std::string& data, int64_t steps) {
-  spec::RunSpec s;
-  s.model = spec::parse_descriptor("softmax:L2:d32:h2:T32");
-  s.batch_tokens = 8 * 32;
-  s.tokens = steps * s.batch_tokens;
-  s.lr = 3e-3;
-  s.warmup = 2;
-  s.data = data;
-  s.eval_every = 5;
-  s.eval_tokens = 32 * 16;
-  s.seed = 3;
-  return s;
-}
-
-db::Run insert(db::Database& db, const spec::RunSpec& s) { return scalelab::testing::insert_claimed_run(db, s); }
-
-}  // namespace
+using scalelab::testing::Fixture;
+using scalelab::testing::insert;
+using scalelab::testing::tiny_spec;
 
 TEST(Trainer, LossDecreasesAndMetricsAreLogged) {
   Fixture fx;
