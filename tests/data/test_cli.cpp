@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "tests/common/run_cli.h"
 #include "tests/common/temp_dir.h"
@@ -50,4 +51,44 @@ TEST(DataCli, PrepareVerifyAndBadInput) {
   r = run_cli(d, "data prepare c.txt --out out3 --shard-tokens lots");
   EXPECT_EQ(r.rc, 2);
   EXPECT_NE(r.out.find("--shard-tokens lots"), std::string::npos) << r.out;
+}
+
+// Done-when of the data work, on the CPU: a sweep plans and trains from shards
+// made by `data prepare` (vocab from the manifest) and from llm.c-format shards.
+TEST(DataCli, ASweepTrainsFromPreparedAndLlmcShards) {
+  scalelab::testing::TempDir tmp("data_sweep");
+  const fs::path d = tmp.path();
+  std::string text;
+  for (const std::string& doc : st::documents(2000)) text += doc + "\n";
+  st::write_text(d / "c.txt", text);
+  ASSERT_EQ(run_cli(d, "data prepare c.txt --out prepared --text-docs paragraph --val-fraction 0.05 --quiet").rc, 0);
+  fs::create_directories(d / "llmc");
+  std::vector<uint32_t> toks(text.begin(), text.end());
+  for (uint32_t& t : toks) t &= 0xFF;
+  const auto cut = static_cast<std::ptrdiff_t>(toks.size() * 9 / 10);
+  st::write_llmc_shard(d / "llmc" / "fineweb_train_000001.bin", {toks.begin(), toks.begin() + cut});
+  st::write_llmc_shard(d / "llmc" / "fineweb_val_000000.bin", {toks.begin() + cut, toks.end()});
+  st::write_text(d / "sheet.csv",
+                 "name,arch,layers,d_model,heads,vocab,seq_len,tokens,batch_tokens,eval_every,eval_tokens,data\n"
+                 "prepared,softmax,1,32,2,,64,16384,1024,8,1024,shards:prepared\n"
+                 "llmc,lightning,1,32,2,256,64,16384,1024,8,1024,shards:llmc\n");
+  auto r = run_cli(d, "--db s.db plan sheet.csv");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("data shards:prepared: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("data shards:llmc: "), std::string::npos) << r.out;
+  r = run_cli(d, "--db s.db run --workers 2 --threads 1 --device cpu");
+  ASSERT_EQ(r.rc, 0) << r.out;
+  r = run_cli(d, "--db s.db status");
+  std::istringstream counts(r.out.substr(std::min(r.out.size(), r.out.find("\nsheet ") + 1)));
+  std::string sweep;
+  int pending = -1, running = -1, done = -1, failed = -1;
+  counts >> sweep >> pending >> running >> done >> failed;
+  EXPECT_EQ(sweep, "sheet") << r.out;
+  EXPECT_EQ(done, 2) << r.out;  // both runs, none pending, running or failed
+  EXPECT_EQ(pending + running + failed, 0) << r.out;
+  // A sheet whose vocab disagrees with the manifest: exit 2, the row named.
+  st::write_text(d / "bad.csv", "name,arch,vocab,seq_len,tokens,data\nx,softmax,512,64,16384,shards:prepared\n");
+  r = run_cli(d, "--db s.db plan bad.csv");
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_NE(r.out.find("bad.csv:2:vocab: vocab 512 disagrees with the data"), std::string::npos) << r.out;
 }
