@@ -37,6 +37,11 @@ Encoded encode_batch(const Tokenizer& tok, const std::vector<Piece>& pieces, dou
                      int64_t bytes_end) {
   Encoded e;
   e.bytes_end = bytes_end;
+  if (tok.info().type == "byte") {  // exactly one token a byte: no regrowth of the buffer
+    size_t bytes = 0;
+    for (const Piece& p : pieces) bytes += p.text.size();
+    e.tokens.reserve(bytes);
+  }
   for (const Piece& p : pieces) {
     tok.encode(p.text, e.tokens);
     e.offsets.push_back(static_cast<int64_t>(e.tokens.size()));

@@ -1,4 +1,5 @@
-// bench_prepare DIR [MB] [VOCAB]: `data prepare` throughput and peak memory.
+// bench_prepare DIR [MB] [VOCAB] [byte]: `data prepare` throughput and peak memory
+// (a fourth argument "byte" runs the byte-level cases only).
 //
 // Writes a corpus of MB megabytes (default 200) under DIR (bench/data/corpus.h),
 // then runs data::prepare on it in a child process per case, so each case's
@@ -87,6 +88,7 @@ int main(int argc, char** argv) {
   byte.opt.threads = 1;
   run_case(byte, corpus.bytes);
   run_case({"byte, .jsonl", base(corpus.jsonl, "jsonl")}, corpus.bytes);
+  if (argc > 4 && std::string(argv[4]) == "byte") return 0;
   Case train{fmt::format("bpe {} trained here + encode", vocab), base(corpus.text_dir, "bpe")};
   train.opt.tokenizer = "bpe";
   train.opt.train_vocab = vocab;
