@@ -37,13 +37,21 @@ RMSNormImpl::RMSNormImpl(int64_t dim, double eps) : dim_(dim), eps_(eps) {
   weight = register_parameter("weight", torch::ones({dim}));
 }
 
-torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
-  // Under autocast every consumer of a norm is a low-precision matmul, so the
-  // norm writes that dtype directly (statistics stay fp32 in the op).
+// Under autocast every consumer of a norm is a low-precision matmul, so the
+// norm writes that dtype directly (statistics stay fp32 in the op).
+at::ScalarType RMSNormImpl::out_dtype(const torch::Tensor& x) const {
   const auto dev = x.device().type();
   const bool low = x.is_cuda() && at::autocast::is_autocast_enabled(dev);
-  return kernels::rms_norm(x, weight, eps_,
-                           low ? at::autocast::get_autocast_dtype(dev) : x.scalar_type());
+  return low ? at::autocast::get_autocast_dtype(dev) : x.scalar_type();
+}
+
+torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
+  return kernels::rms_norm(x, weight, eps_, out_dtype(x));
+}
+
+std::pair<torch::Tensor, torch::Tensor> RMSNormImpl::add_forward(const torch::Tensor& x,
+                                                                 const torch::Tensor& a) {
+  return kernels::add_rms_norm(x, a, weight, eps_, out_dtype(x));
 }
 
 torch::nn::Linear linear(int64_t in, int64_t out) {

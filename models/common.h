@@ -37,7 +37,12 @@ class RMSNormImpl : public torch::nn::Module {
  public:
   explicit RMSNormImpl(int64_t dim, double eps = 1e-5);
   torch::Tensor forward(const torch::Tensor& x);
+  // {h, norm(h)} with h = x + a: the residual add fused into the norm after it.
+  std::pair<torch::Tensor, torch::Tensor> add_forward(const torch::Tensor& x, const torch::Tensor& a);
   void init_weights(Init& init) { init.fill(weight, 1.0); }
+  // The dtype forward() writes for input X (see above).
+  at::ScalarType out_dtype(const torch::Tensor& x) const;
+  double eps() const { return eps_; }
   torch::Tensor weight;  // [dim]
 
  private:

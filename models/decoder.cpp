@@ -13,8 +13,20 @@ BlockImpl::BlockImpl(const MixerArgs& a) {
 }
 
 torch::Tensor BlockImpl::forward(const torch::Tensor& x, MixerState* state) {
-  auto h = x + mixer_->forward(norm1_(x), state);
-  return h + mlp_(norm2_(h));
+  auto [h, pending] = forward_fused(x, torch::Tensor(), state);
+  return h + pending;
+}
+
+std::pair<torch::Tensor, torch::Tensor> BlockImpl::forward_fused(const torch::Tensor& x,
+                                                                 const torch::Tensor& pending,
+                                                                 MixerState* state) {
+  torch::Tensor h = x, n1;
+  if (pending.defined())
+    std::tie(h, n1) = norm1_->add_forward(x, pending);
+  else
+    n1 = norm1_(x);
+  auto [h2, n2] = norm2_->add_forward(h, mixer_->forward(n1, state));
+  return {h2, mlp_(n2)};
 }
 
 void BlockImpl::init_weights(Init& init) {
@@ -46,9 +58,11 @@ torch::Tensor DecoderImpl::hidden(const torch::Tensor& tokens, DecoderState* sta
   TORCH_CHECK(tokens.dim() == 2, "Decoder: tokens must be [B,T], got ", tokens.sizes());
   if (state && state->layers.empty()) state->layers.resize(layers_->size());
   auto x = embed_(tokens);
+  torch::Tensor pending;  // the last channel mixer's output, added in the next norm
   for (size_t i = 0; i < layers_->size(); ++i)
-    x = layers_[i]->as<BlockImpl>()->forward(x, state ? &state->layers[i] : nullptr);
-  return norm_(x);
+    std::tie(x, pending) = layers_[i]->as<BlockImpl>()->forward_fused(
+        x, pending, state ? &state->layers[i] : nullptr);
+  return pending.defined() ? norm_->add_forward(x, pending).second : norm_(x);
 }
 
 const torch::Tensor& DecoderImpl::head_weight() const {

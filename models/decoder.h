@@ -20,6 +20,14 @@ class BlockImpl : public torch::nn::Module {
  public:
   BlockImpl(const MixerArgs& args);
   torch::Tensor forward(const torch::Tensor& x, MixerState* state = nullptr);  // [B,T,D]
+  // The same block with its residual adds fused into the norms after them
+  // (kernels/rms_norm add_rms_norm): X is the residual stream before the
+  // previous block's channel-mixer output PENDING was added (undefined for
+  // the first block). Returns the stream after this block's token mixer and
+  // this block's channel-mixer output, still to be added.
+  std::pair<torch::Tensor, torch::Tensor> forward_fused(const torch::Tensor& x,
+                                                        const torch::Tensor& pending,
+                                                        MixerState* state);
   void init_weights(Init& init);
 
  private:

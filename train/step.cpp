@@ -70,7 +70,11 @@ void TrainStep::capture() {
   c10::cuda::CUDACachingAllocator::emptyCache();
   graph_ = std::make_unique<Graph>();
   try {
-    graph_->graph.capture_begin();
+    // Thread-local capture: the input prefetcher's thread may wait on its copy
+    // events meanwhile (global mode would count that as an unsafe call and
+    // invalidate the capture); the autograd thread's launches onto the
+    // capturing stream are captured either way.
+    graph_->graph.capture_begin({0, 0}, cudaStreamCaptureModeThreadLocal);
     body();
     graph_->graph.capture_end();
   } catch (const std::exception& e) {

@@ -165,7 +165,11 @@ int main(int argc, char** argv) {
   for (int i = 1; i < a.warmup; ++i) step.run(o.lr);
   torch::cuda::synchronize();
   const auto cur = c10::cuda::getCurrentCUDAStream();
-  std::vector<at::cuda::CUDAEvent> s(a.steps), e(a.steps);
+  std::vector<at::cuda::CUDAEvent> s, e;
+  for (int i = 0; i < a.steps; ++i) {
+    s.emplace_back(cudaEventDefault);
+    e.emplace_back(cudaEventDefault);
+  }
   for (int i = 0; i < a.steps; ++i) {
     s[i].record(cur);
     step.run(o.lr);

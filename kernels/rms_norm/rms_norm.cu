@@ -6,7 +6,10 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
+#include <c10/util/Exception.h>
+
 #include <algorithm>
+#include <type_traits>
 
 #include "kernels/common/launch.cuh"
 #include "kernels/common/vec8.cuh"
@@ -18,22 +21,34 @@ namespace {
 using bf16 = __nv_bfloat16;
 constexpr int kFwdWarps = 8, kBwdWarps = 4;
 
-template <class TX, class TY>
+// TA = void: plain norm of x. Otherwise h = x + a is written to h (the
+// residual stream) and normalised; the second pass rereads h from L1/L2.
+template <class TX, class TY, class TA>
 __global__ void __launch_bounds__(kFwdWarps * 32)
     rms_norm_fwd_kernel(const TX* __restrict__ x, const float* __restrict__ w, TY* __restrict__ y,
-                        float* __restrict__ rstd, int64_t rows, int d, float eps) {
+                        float* __restrict__ rstd, int64_t rows, int d, float eps,
+                        const TA* __restrict__ a, TX* __restrict__ h) {
+  constexpr bool kRes = !std::is_void_v<TA>;
   const int lane = threadIdx.x % 32;
   const int64_t row = (int64_t)blockIdx.x * kFwdWarps + threadIdx.x / 32;
   if (row >= rows) return;
-  const TX* xr = x + row * d;
   float ss = 0.f;
   for (int i = lane * 8; i < d; i += 256) {
     float v[8];
-    load8(xr + i, v);
+    load8(x + row * d + i, v);
+    if constexpr (kRes) {
+      float r[8];
+      load8(a + row * d + i, r);
+#pragma unroll
+      for (int j = 0; j < 8; ++j) v[j] += r[j];
+      store8(h + row * d + i, v);
+    }
 #pragma unroll
     for (int j = 0; j < 8; ++j) ss += v[j] * v[j];
   }
+  const TX* xr = (kRes ? h : x) + row * d;
   const float r = rsqrtf(warp_sum(ss) / d + eps);
+  __syncwarp();  // h written above by other lanes is read back below
   TY* yr = y + row * d;
   for (int i = lane * 8; i < d; i += 256) {
     float v[8], g[8];
@@ -47,11 +62,15 @@ __global__ void __launch_bounds__(kFwdWarps * 32)
 }
 
 // dx_i = r (w_i dy_i - x_i r^2 mean_j(dy_j w_j x_j)),  dw_i = sum_rows dy_i x_i r.
-template <class TX, class TY>
+// TA = void: plain backward. Otherwise dx += dh (if given; the residual
+// stream's own gradient) and dx is written once more, as da in TA.
+template <class TX, class TY, class TA>
 __global__ void __launch_bounds__(kBwdWarps * 32)
     rms_norm_bwd_kernel(const TY* __restrict__ dy, const TX* __restrict__ x,
                         const float* __restrict__ w, const float* __restrict__ rstd,
-                        TX* __restrict__ dx, float* __restrict__ dw_partial, int64_t rows, int d) {
+                        TX* __restrict__ dx, float* __restrict__ dw_partial, int64_t rows, int d,
+                        const float* __restrict__ dh, TA* __restrict__ da) {
+  constexpr bool kRes = !std::is_void_v<TA>;
   extern __shared__ float dw_smem[];  // [kBwdWarps][d]
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   float* mine = dw_smem + warp * d;
@@ -83,6 +102,15 @@ __global__ void __launch_bounds__(kBwdWarps * 32)
         o[j] = r * (g[j] * b[j] - a[j] * c);
         mine[i + j] += b[j] * a[j] * r;
       }
+      if constexpr (kRes) {
+        if (dh != nullptr) {
+          float e[8];
+          load8(dh + row * d + i, e);
+#pragma unroll
+          for (int j = 0; j < 8; ++j) o[j] += e[j];
+        }
+        store8(da + row * d + i, o);
+      }
       store8(dxr + i, o);
     }
   }
@@ -95,17 +123,18 @@ __global__ void __launch_bounds__(kBwdWarps * 32)
   }
 }
 
-template <class TX, class TY>
+template <class TX, class TY, class TA = void>
 void launch_fwd(const RmsNormFwd& a, cudaStream_t st) {
   const int blocks = static_cast<int>((a.rows + kFwdWarps - 1) / kFwdWarps);
-  rms_norm_fwd_kernel<TX, TY><<<blocks, kFwdWarps * 32, 0, st>>>(
-      static_cast<const TX*>(a.x), a.w, static_cast<TY*>(a.y), a.rstd, a.rows, a.d, a.eps);
+  rms_norm_fwd_kernel<TX, TY, TA><<<blocks, kFwdWarps * 32, 0, st>>>(
+      static_cast<const TX*>(a.x), a.w, static_cast<TY*>(a.y), a.rstd, a.rows, a.d, a.eps,
+      static_cast<const TA*>(a.a), reinterpret_cast<TX*>(a.h));
   check_launch("rms_norm forward");
 }
 
-template <class TX, class TY>
+template <class TX, class TY, class TA = void>
 void launch_bwd(const RmsNormBwd& a, cudaStream_t st) {
-  auto fn = rms_norm_bwd_kernel<TX, TY>;
+  auto fn = rms_norm_bwd_kernel<TX, TY, TA>;
   const int smem = kBwdWarps * a.d * static_cast<int>(sizeof(float));
   static bool configured = false;  // per instantiation; the attribute is per function
   if (!configured) {
@@ -114,7 +143,7 @@ void launch_bwd(const RmsNormBwd& a, cudaStream_t st) {
   }
   fn<<<rms_norm_backward_blocks(a.rows, a.d), kBwdWarps * 32, smem, st>>>(
       static_cast<const TY*>(a.dy), static_cast<const TX*>(a.x), a.w, a.rstd,
-      static_cast<TX*>(a.dx), a.dw_partial, a.rows, a.d);
+      static_cast<TX*>(a.dx), a.dw_partial, a.rows, a.d, a.dh, static_cast<TA*>(a.da));
   check_launch("rms_norm backward");
 }
 
@@ -123,6 +152,14 @@ void launch_bwd(const RmsNormBwd& a, cudaStream_t st) {
 void rms_norm_forward(const RmsNormFwd& a, void* stream) {
   if (a.rows == 0) return;
   auto st = static_cast<cudaStream_t>(stream);
+  if (a.a != nullptr) {  // residual form: x fp32
+    TORCH_CHECK(!a.x_bf16, "add_rms_norm: the residual stream must be fp32 on the GPU");
+    if (a.a_bf16)
+      a.y_bf16 ? launch_fwd<float, bf16, bf16>(a, st) : launch_fwd<float, float, bf16>(a, st);
+    else
+      a.y_bf16 ? launch_fwd<float, bf16, float>(a, st) : launch_fwd<float, float, float>(a, st);
+    return;
+  }
   if (a.x_bf16) {
     a.y_bf16 ? launch_fwd<bf16, bf16>(a, st) : launch_fwd<bf16, float>(a, st);
   } else {
@@ -138,6 +175,14 @@ int rms_norm_backward_blocks(int64_t rows, int d) {
 
 void rms_norm_backward(const RmsNormBwd& a, void* stream) {
   auto st = static_cast<cudaStream_t>(stream);
+  if (a.da != nullptr) {
+    TORCH_CHECK(!a.x_bf16, "add_rms_norm: the residual stream must be fp32 on the GPU");
+    if (a.a_bf16)
+      a.y_bf16 ? launch_bwd<float, bf16, bf16>(a, st) : launch_bwd<float, float, bf16>(a, st);
+    else
+      a.y_bf16 ? launch_bwd<float, bf16, float>(a, st) : launch_bwd<float, float, float>(a, st);
+    return;
+  }
   if (a.x_bf16) {
     a.y_bf16 ? launch_bwd<bf16, bf16>(a, st) : launch_bwd<bf16, float>(a, st);
   } else {

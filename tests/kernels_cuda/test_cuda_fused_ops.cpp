@@ -9,9 +9,12 @@
 
 #include <cstdio>
 
+#include "kernels/causal_conv1d/op.h"
 #include "kernels/cross_entropy/op.h"
+#include "kernels/hgrn2_gates/op.h"
 #include "kernels/rms_norm/op.h"
 #include "kernels/rope/op.h"
+#include "kernels/ssd_inputs/op.h"
 #include "kernels/swiglu/op.h"
 
 namespace k = scalelab::kernels;
@@ -143,5 +146,146 @@ TEST(CudaFusedOps, LinearCrossEntropyMatchesReference) {
     expect_rel("dweight", fused[2], ref[2], 1e-2);
     torch::NoGradGuard ng;
     expect_rel("loss without grad", k::linear_cross_entropy(h, w, y, 1 << 20), ref[0], 1e-4);
+  }
+}
+
+TEST(CudaFusedOps, AddRmsNormMatchesReference) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  for (auto at : {torch::kBFloat16, torch::kFloat32}) {
+    torch::manual_seed(11);
+    auto x = torch::randn({2, 555, 768}, cuda(torch::kFloat32)), a = torch::randn({2, 555, 768}, cuda(at));
+    auto w = 1 + 0.1 * torch::randn({768}, cuda(torch::kFloat32));
+    auto dh = torch::randn({2, 555, 768}, cuda(torch::kFloat32));
+    auto dy = torch::randn({2, 555, 768}, cuda(torch::kBFloat16));
+    auto go = [&](bool fused) {
+      std::vector<torch::Tensor> in{x.clone().requires_grad_(true), a.clone().requires_grad_(true),
+                                    w.clone().requires_grad_(true)};
+      auto [h, y] = fused ? k::add_rms_norm(in[0], in[1], in[2], 1e-5, torch::kBFloat16)
+                          : std::pair{in[0] + in[1], k::rms_norm_reference(in[0] + in[1], in[2], 1e-5, torch::kBFloat16)};
+      torch::autograd::backward({h, y}, {dh, dy});
+      return std::vector<torch::Tensor>{h.detach(), y.detach(), in[0].grad(), in[1].grad(), in[2].grad()};
+    };
+    auto f = go(true), r = go(false);
+    std::printf("add_rms_norm a %s\n", c10::toString(at));
+    expect_rel("h", f[0], r[0], 1e-6);
+    expect_rel("y", f[1], r[1], 1e-2);
+    expect_rel("dx", f[2], r[2], 1e-4);
+    expect_rel("da", f[3], r[3], at == torch::kBFloat16 ? 1e-2 : 1e-4);
+    expect_rel("dweight", f[4], r[4], 1e-4);
+  }
+}
+
+TEST(CudaFusedOps, GatedRmsNormMatchesReference) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  for (auto gate : {k::Gate::SigmoidAfter, k::Gate::SiluAfter, k::Gate::SiluBefore}) {
+    for (bool skip : {false, true}) {
+      std::printf("gated_rms_norm gate %d skip %d\n", static_cast<int>(gate), skip);
+      torch::manual_seed(12);
+      const int64_t d = 1536, heads = 24;
+      auto x = torch::randn({3, 301, d}, cuda(torch::kBFloat16));
+      auto wide = torch::randn({3, 301, d + 40}, cuda(torch::kBFloat16));  // g as a strided view
+      auto v = skip ? torch::randn({3, 301, d}, cuda(torch::kBFloat16)) : torch::Tensor();
+      auto D = skip ? torch::randn({heads}, cuda(torch::kFloat32)) : torch::Tensor();
+      auto w = 1 + 0.1 * torch::randn({d}, cuda(torch::kFloat32));
+      auto dy = torch::randn({3, 301, d}, cuda(torch::kBFloat16));
+      auto go = [&](bool fused) {
+        auto xi = x.clone().requires_grad_(true), wi = wide.clone().requires_grad_(true);
+        auto w1 = w.clone().requires_grad_(true);
+        auto vi = skip ? v.clone().requires_grad_(true) : torch::Tensor();
+        auto Di = skip ? D.clone().requires_grad_(true) : torch::Tensor();
+        auto g = wi.narrow(2, 40, d);
+        auto y = fused ? k::gated_rms_norm(xi, g, w1, 1e-5, gate, vi, Di, torch::kBFloat16)
+                       : k::gated_rms_norm_reference(xi, g, w1, 1e-5, gate, vi, Di, torch::kBFloat16);
+        y.backward(dy);
+        std::vector<torch::Tensor> out{y.detach(), xi.grad(), wi.grad(), w1.grad()};
+        if (skip) {
+          out.push_back(vi.grad());
+          out.push_back(Di.grad());
+        }
+        return out;
+      };
+      auto f = go(true), r = go(false);
+      const char* names[] = {"y", "dx", "dg", "dweight", "dv", "dD"};
+      for (size_t i = 0; i < f.size(); ++i) expect_rel(names[i], f[i], r[i], 1e-2);
+    }
+  }
+}
+
+TEST(CudaFusedOps, CausalConvMatchesReference) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  for (int64_t width : {2, 4}) {
+    for (bool silu : {false, true}) {
+      std::printf("causal_conv1d W %ld silu %d\n", static_cast<long>(width), silu);
+      torch::manual_seed(13);
+      auto wide = torch::randn({3, 333, 1664 + 96}, cuda(torch::kBFloat16));  // x as a strided view
+      auto w = 0.5 * torch::randn({1664, width}, cuda(torch::kFloat32));
+      auto b = 0.1 * torch::randn({1664}, cuda(torch::kFloat32));
+      auto dy = torch::randn({3, 333, 1664}, cuda(torch::kBFloat16));
+      auto go = [&](bool fused) {
+        auto xi = wide.clone().requires_grad_(true), wi = w.clone().requires_grad_(true),
+             bi = b.clone().requires_grad_(true);
+        auto x = xi.narrow(2, 32, 1664);
+        auto y = fused ? k::causal_conv1d(x, wi, bi, silu)
+                       : k::causal_conv1d_reference(x.to(torch::kFloat32), wi, bi, silu);
+        y.backward(dy.to(y.scalar_type()));
+        return std::vector<torch::Tensor>{y.detach(), xi.grad(), wi.grad(), bi.grad()};
+      };
+      auto f = go(true), r = go(false);
+      expect_rel("y", f[0], r[0], 1e-2);
+      expect_rel("dx", f[1], r[1], 1e-2);
+      expect_rel("dweight", f[2], r[2], 1e-3);
+      expect_rel("dbias", f[3], r[3], 1e-3);
+    }
+  }
+}
+
+TEST(CudaFusedOps, SsdInputsMatchReference) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  torch::manual_seed(14);
+  const int64_t H = 24, P = 64, N = 64;
+  auto wide = torch::randn({2, 300, 2 * H * P + 2 * N + H}, cuda(torch::kBFloat16));
+  auto bias = torch::randn({H}, cuda(torch::kFloat32)), alog = torch::rand({H}, cuda(torch::kFloat32));
+  auto go = [&](bool fused) {
+    auto wi = wide.clone().requires_grad_(true), bi = bias.clone().requires_grad_(true),
+         ai = alog.clone().requires_grad_(true);
+    auto xbc = wi.narrow(2, H * P, H * P + 2 * N), dt = wi.narrow(2, 2 * H * P + 2 * N, H);
+    auto r = fused ? k::ssd_inputs(xbc, dt, bi, ai, H, P, N)
+                   : k::ssd_inputs_reference(xbc, dt, bi, ai, H, P, N);
+    torch::manual_seed(15);
+    auto outs = std::vector<torch::Tensor>{r.q, r.k, r.v, r.g};
+    std::vector<torch::Tensor> gs;
+    for (auto& o : outs) gs.push_back(torch::randn_like(o));
+    torch::autograd::backward(outs, gs);
+    return std::vector<torch::Tensor>{r.q.detach(), r.k.detach(), r.v.detach(), r.g.detach(),
+                                      wi.grad(), bi.grad(), ai.grad()};
+  };
+  auto f = go(true), r = go(false);
+  const char* names[] = {"q", "k", "v", "g", "d(xbc|dt)", "ddt_bias", "dA_log"};
+  for (size_t i = 0; i < f.size(); ++i) expect_rel(names[i], f[i], r[i], 1e-2);
+}
+
+TEST(CudaFusedOps, Hgrn2GatesMatchReference) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  for (bool with_lb : {false, true}) {
+    std::printf("hgrn2_gates lower bound %d\n", with_lb);
+    torch::manual_seed(16);
+    auto h = torch::randn({2, 333, 3 * 768}, cuda(torch::kBFloat16));
+    auto lb = with_lb ? 0.5 * torch::rand({768}, cuda(torch::kFloat32)) : torch::Tensor();
+    auto go = [&](bool fused) {
+      auto hi = h.clone().requires_grad_(true);
+      auto li = with_lb ? lb.clone().requires_grad_(true) : torch::Tensor();
+      auto r = fused ? k::hgrn2_gates(hi, li) : k::hgrn2_gates_reference(hi.to(torch::kFloat32), li);
+      torch::manual_seed(17);
+      auto outs = std::vector<torch::Tensor>{r.q, r.k, r.v, r.g};
+      std::vector<torch::Tensor> gs;
+      for (auto& o : outs) gs.push_back(torch::randn_like(o));
+      torch::autograd::backward(outs, gs);
+      std::vector<torch::Tensor> res{r.q.detach(), r.k.detach(), r.v.detach(), r.g.detach(), hi.grad()};
+      if (with_lb) res.push_back(li.grad());
+      return res;
+    };
+    auto f = go(true), r = go(false);
+    const char* names[] = {"q", "k", "v", "g", "dh", "dlower_bound"};
+    for (size_t i = 0; i < f.size(); ++i) expect_rel(names[i], f[i], r[i], 1e-2);
   }
 }
