@@ -29,8 +29,9 @@ std::string column_for_field(const std::string& field) {
 
 }  // namespace
 
-const ModelInfo& Planner::model(const Current& cur) {
+const ModelInfo& Planner::model(const Current& cur, std::optional<int64_t> vocab_default) {
   std::string key = cur[idx(Col::Arch)] ? cur[idx(Col::Arch)]->text : std::string("softmax");
+  if (!cur[idx(Col::Vocab)] && vocab_default) key += "|v" + std::to_string(*vocab_default);
   static constexpr Col kInts[] = {Col::Layers, Col::DModel, Col::Heads, Col::KvHeads,
                                   Col::Ffn,    Col::Vocab,  Col::SeqLen};
   auto add_key = [&](Col c) {
@@ -55,6 +56,7 @@ const ModelInfo& Planner::model(const Current& cur) {
     set(Col::Heads, m.n_heads);
     set(Col::KvHeads, m.n_kv_heads);
     set(Col::Ffn, m.d_ffn);
+    if (vocab_default) m.vocab = to_int(*vocab_default, Col::Vocab);
     set(Col::Vocab, m.vocab);
     set(Col::SeqLen, m.seq_len);
     for (int f = 0; f < n_fields; ++f)
@@ -131,7 +133,10 @@ bool Planner::fill_run_spec(const Current& cur, int line, spec::RunSpec& r) {
 }
 
 void Planner::add_run(const SheetRow& row, const Current& cur) {
-  const ModelInfo& mi = model(cur);
+  DataSource* ds = data_source(cur, row.line);
+  // A blank vocab takes the one a shard set's manifest states.
+  const ModelInfo& mi = model(cur, ds && ds->layout && ds->layout->vocab_exact
+                                       ? std::optional<int64_t>(ds->layout->vocab) : std::nullopt);
   if (mi.error) {
     errors_.add(row.line, column_for_field(mi.error->field), mi.error->what());
     return;
@@ -139,7 +144,8 @@ void Planner::add_run(const SheetRow& row, const Current& cur) {
   std::optional<int64_t> tokens = budget_tokens(cur, mi, row.line);
   PlannedRun run;
   run.spec.model = mi.spec;
-  if (!fill_run_spec(cur, row.line, run.spec) || !tokens) return;
+  if (!fill_run_spec(cur, row.line, run.spec) || !tokens || !ds) return;
+  if (!check_data(*ds, run.spec, row.line)) return;
   run.spec.tokens = *tokens;
   run.line = row.line;
   run.flops_per_token = mi.flops_per_token;
