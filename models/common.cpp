@@ -76,6 +76,50 @@ void SwiGLUImpl::init_weights(Init& init) {
   init.residual_weight(w2_->weight);
 }
 
+namespace {
+
+struct SplitLastFn : torch::autograd::Function<SplitLastFn> {
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
+                                                const torch::Tensor& x, std::vector<int64_t> sizes) {
+    torch::autograd::variable_list parts;
+    int64_t at = 0;
+    for (int64_t n : sizes) {
+      parts.push_back(x.narrow(-1, at, n));
+      at += n;
+    }
+    ctx->saved_data["sizes"] = sizes;
+    ctx->saved_data["shape"] = x.sizes().vec();
+    ctx->saved_data["dtype"] = static_cast<int64_t>(x.scalar_type());
+    return parts;
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto sizes = ctx->saved_data["sizes"].toIntVector();
+    auto shape = ctx->saved_data["shape"].toIntVector();
+    const auto dtype = static_cast<at::ScalarType>(ctx->saved_data["dtype"].toInt());
+    const torch::Tensor* any = nullptr;
+    for (auto& g : grads)
+      if (g.defined()) any = &g;
+    std::vector<torch::Tensor> parts;
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      shape.back() = sizes[i];
+      parts.push_back(grads[i].defined() ? grads[i].to(dtype)
+                                         : torch::zeros(shape, any->options().dtype(dtype)));
+    }
+    return {torch::cat(parts, -1), torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+std::vector<torch::Tensor> split_last(const torch::Tensor& x, const std::vector<int64_t>& sizes) {
+  int64_t total = 0;
+  for (int64_t n : sizes) total += n;
+  TORCH_CHECK(x.dim() >= 1 && x.size(-1) == total, "split_last: parts of ", total,
+              " columns from ", x.sizes());
+  return SplitLastFn::apply(x, sizes);
+}
+
 torch::Tensor causal_conv_silu(const torch::Tensor& x, const torch::Tensor& weight,
                                const torch::Tensor& bias, torch::Tensor* buffer) {
   // Without a state to keep (training), the fused [B, T, C] kernel.

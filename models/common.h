@@ -73,6 +73,12 @@ torch::nn::Linear linear(int64_t in, int64_t out);
 // undefined -> [B, T, C]. BUFFER (generation) holds the previous W - 1
 // inputs [B, C, W - 1] (undefined at the start: zeros) and is updated;
 // nullptr: zero left padding.
+// Splits x along its last dim into views of SIZES. Autograd's backward of
+// several narrows of one tensor zero-fills a full-size gradient per part and
+// adds them up (three fills and two adds for Mamba2's in_proj output); this
+// one writes the whole gradient with a single cat.
+std::vector<torch::Tensor> split_last(const torch::Tensor& x, const std::vector<int64_t>& sizes);
+
 torch::Tensor causal_conv_silu(const torch::Tensor& x, const torch::Tensor& weight,
                                const torch::Tensor& bias, torch::Tensor* buffer);
 

@@ -5,10 +5,16 @@
 //   weights + grads + AdamW   16 B/param: fp32 master weights (4), fp32 grads
 //                             (4), AdamW first and second moments (4 + 4)
 //   activations               bytes saved for backward per token x tokens in
-//                             flight, bf16 (2 B/element), following Korthikanti
-//                             et al. 2022 (arXiv:2205.05198) Sec. 4.1 with flash
-//                             attention (no T x T scores) and SwiGLU; each
-//                             mixer counts its own (MixerDef::activation_elements).
+//                             flight, bf16 (2 B/element) with an fp32 residual
+//                             stream, counted tensor by tensor as the trainer
+//                             keeps them (Korthikanti et al. 2022, arXiv:2205.05198
+//                             Sec. 4.1, with flash attention and the fused ops of
+//                             kernels/); each mixer counts its own
+//                             (MixerDef::activation_elements).
+//   workspace                 bf16 weight copies (2 B/param), one chunk of bf16
+//                             logits (<= 256 MiB) and the output head's fp32
+//                             gradient: the fused loss never holds [tokens, vocab].
+// Checked against the GPU trainer's measured peak (bench/RESULTS.md, "Trainer").
 // Micro-batch: the largest number of sequences per forward, halving from the
 // whole batch, whose estimate fits in the GPU's memory (gradient accumulation
 // makes up the rest of the batch); or a fixed one given in tokens.
@@ -32,7 +38,8 @@ struct Hardware {
 
 struct MemoryEstimate {
   double weights = 0, grads = 0, optimizer = 0, activations = 0;  // bytes
-  double total() const { return weights + grads + optimizer + activations; }
+  double workspace = 0;  // bf16 weight copies, one chunk of logits, the head's fp32 gradient
+  double total() const { return weights + grads + optimizer + activations + workspace; }
 };
 
 // Bytes saved for the backward pass per token of a micro-batch, all layers

@@ -105,6 +105,7 @@ nlohmann::json plan_json(const Plan& plan, const Budget& b) {
                     {"flops_per_token", r.flops_per_token},
                     {"memory_bytes", {{"weights", m.weights}, {"grads", m.grads},
                                       {"optimizer", m.optimizer}, {"activations", m.activations},
+                                      {"workspace", m.workspace},
                                       {"total", m.total()}}},
                     {"micro_batch", r.cost.micro_batch},
                     {"accumulation", r.cost.accumulation},

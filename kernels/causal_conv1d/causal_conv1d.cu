@@ -1,5 +1,5 @@
 // Causal depthwise conv over time in [B, T, C]: each thread owns 8 channels
-// and a slice of 32 time steps, slides a window of W inputs through registers
+// and a slice of 16 time steps, slides a window of W inputs through registers
 // (every input is read once per slice, plus W - 1 halo rows), and writes 8
 // outputs with one 16-byte store. The backward recomputes the pre-activation,
 // produces dx from the dz of the next W - 1 steps (a second register window)
@@ -18,7 +18,7 @@ namespace scalelab::kernels::cuda {
 namespace {
 
 using bf16 = __nv_bfloat16;
-constexpr int kSlice = 32, kTx = 32, kTy = 4;  // time steps per thread; threads per block x, y
+constexpr int kSlice = 16, kTx = 32, kTy = 4;  // time steps per thread; threads per block x, y
 
 __device__ __forceinline__ float sigm(float z) { return 1.f / (1.f + __expf(-z)); }
 

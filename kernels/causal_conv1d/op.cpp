@@ -2,6 +2,8 @@
 // CUDA kernels.
 #include "kernels/causal_conv1d/op.h"
 
+#include "kernels/common/optional_arg.h"
+
 #if defined(SCALELAB_CUDA_KERNELS)
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
@@ -37,14 +39,14 @@ struct CausalConvFn : torch::autograd::Function<CausalConvFn> {
     c10::cuda::CUDAGuard guard(x.device());
     auto xu = usable(x);
     auto w = weight.to(torch::kFloat32).contiguous();
-    auto b = bias.defined() ? bias.to(torch::kFloat32).contiguous() : Tensor();
+    auto b = detail::given(bias) ? bias.to(torch::kFloat32).contiguous() : Tensor();
     auto y = torch::empty(x.sizes(), x.options().memory_format(torch::MemoryFormat::Contiguous));
     cuda::causal_conv1d_forward(args_of(xu, w, b, silu), xu.data_ptr(), y.data_ptr(),
                                 c10::cuda::getCurrentCUDAStream().stream());
     ctx->save_for_backward({xu, w, b});
     ctx->saved_data["silu"] = silu;
     ctx->saved_data["w_dtype"] = static_cast<int64_t>(weight.scalar_type());
-    ctx->saved_data["has_bias"] = bias.defined();
+    ctx->saved_data["has_bias"] = detail::given(bias);
     return y;
   }
 
@@ -81,7 +83,7 @@ torch::Tensor causal_conv1d(const torch::Tensor& x, const torch::Tensor& weight,
   const auto dt = x.scalar_type();
   if (x.is_cuda() && (dt == torch::kBFloat16 || dt == torch::kFloat32) && x.size(2) % 8 == 0 &&
       weight.size(1) >= 2 && weight.size(1) <= 4 && x.stride(2) == 1)
-    return CausalConvFn::apply(x, weight, bias, silu);
+    return CausalConvFn::apply(x, weight, detail::or_empty(bias, weight), silu);
 #endif
   return causal_conv1d_reference(x, weight, bias, silu);
 }

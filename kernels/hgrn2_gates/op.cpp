@@ -1,6 +1,8 @@
 // Public HGRN2 gates: dispatch and the autograd function around the kernels.
 #include "kernels/hgrn2_gates/op.h"
 
+#include "kernels/common/optional_arg.h"
+
 #if defined(SCALELAB_CUDA_KERNELS)
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
@@ -22,7 +24,7 @@ struct Hgrn2GatesFn : torch::autograd::Function<Hgrn2GatesFn> {
     c10::cuda::CUDAGuard guard(h.device());
     auto hc = h.contiguous();
     const int64_t d = h.size(-1) / 3, rows = h.numel() / (3 * d);
-    auto lb = lower_bound.defined() ? lower_bound.to(torch::kFloat32).contiguous() : Tensor();
+    auto lb = detail::given(lower_bound) ? lower_bound.to(torch::kFloat32).contiguous() : Tensor();
     auto sizes = h.sizes().vec();
     sizes.back() = d;
     auto q = torch::empty(sizes, h.options()), k = torch::empty(sizes, h.options()),
@@ -33,7 +35,7 @@ struct Hgrn2GatesFn : torch::autograd::Function<Hgrn2GatesFn> {
                               static_cast<int>(d), c10::cuda::getCurrentCUDAStream().stream());
     ctx->save_for_backward({hc, lb});
     ctx->saved_data["lb_dtype"] =
-        static_cast<int64_t>(lower_bound.defined() ? lower_bound.scalar_type() : torch::kFloat32);
+        static_cast<int64_t>(detail::given(lower_bound) ? lower_bound.scalar_type() : torch::kFloat32);
     return {q, k, v, g};
   }
 
@@ -74,7 +76,8 @@ Hgrn2Gates hgrn2_gates(const torch::Tensor& h, const torch::Tensor& lower_bound)
               "hgrn2_gates: the lower bound must have ", d, " values, got ", lower_bound.sizes());
 #if defined(SCALELAB_CUDA_KERNELS)
   if (h.is_cuda() && h.scalar_type() == torch::kBFloat16 && d % 8 == 0) {
-    auto r = Hgrn2GatesFn::apply(h, lower_bound.defined() ? lower_bound.reshape({-1}) : lower_bound);
+    auto r = Hgrn2GatesFn::apply(
+        h, detail::or_empty(lower_bound.defined() ? lower_bound.reshape({-1}) : lower_bound, h));
     return {r[0], r[1], r[2], r[3]};
   }
 #endif

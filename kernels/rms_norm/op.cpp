@@ -2,6 +2,8 @@
 // the autograd function around them.
 #include "kernels/rms_norm/op.h"
 
+#include "kernels/common/optional_arg.h"
+
 #if defined(SCALELAB_CUDA_KERNELS)
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
@@ -134,10 +136,10 @@ struct GatedNormFn : torch::autograd::Function<GatedNormFn> {
   static Tensor forward(AutogradContext* ctx, const Tensor& x, const Tensor& g, const Tensor& weight,
                         const Tensor& v, const Tensor& D, double eps, int64_t gate, at::ScalarType out) {
     c10::cuda::CUDAGuard guard(x.device());
-    auto xc = x.contiguous(), vc = v.defined() ? v.contiguous() : Tensor();
+    auto xc = x.contiguous(), vc = detail::given(v) ? v.contiguous() : Tensor();
     auto g2 = rows_view(g);
     auto w = weight.to(torch::kFloat32).contiguous();
-    auto Df = D.defined() ? D.to(torch::kFloat32).contiguous() : Tensor();
+    auto Df = detail::given(D) ? D.to(torch::kFloat32).contiguous() : Tensor();
     auto y = torch::empty(x.sizes(), x.options().dtype(out));
     auto rstd = torch::empty({x.numel() / x.size(-1)}, x.options().dtype(torch::kFloat32));
     cuda::gated_rms_norm_forward(gated_args(xc, g2, vc, Df, w, eps, static_cast<Gate>(gate),
@@ -149,7 +151,7 @@ struct GatedNormFn : torch::autograd::Function<GatedNormFn> {
     ctx->saved_data["gate"] = gate;
     ctx->saved_data["g_sizes"] = g.sizes().vec();
     ctx->saved_data["w_dtype"] = static_cast<int64_t>(weight.scalar_type());
-    ctx->saved_data["D_dtype"] = static_cast<int64_t>(D.defined() ? D.scalar_type() : torch::kFloat32);
+    ctx->saved_data["D_dtype"] = static_cast<int64_t>(detail::given(D) ? D.scalar_type() : torch::kFloat32);
     return y;
   }
 
@@ -225,7 +227,8 @@ torch::Tensor gated_rms_norm(const torch::Tensor& x, const torch::Tensor& g,
   if (x.is_cuda() && bf(x) && bf(g) && bf(v) && d % 8 == 0 && d <= 4096 &&
       (o == torch::kBFloat16 || o == torch::kFloat32) &&
       (!D.defined() || (d / D.numel()) % 8 == 0))
-    return GatedNormFn::apply(x, g, weight, v, D, eps, static_cast<int64_t>(gate), o);
+    return GatedNormFn::apply(x, g, weight, detail::or_empty(v, x), detail::or_empty(D, weight), eps,
+                              static_cast<int64_t>(gate), o);
 #endif
   return gated_rms_norm_reference(x, g, weight, eps, gate, v, D, o);
 }

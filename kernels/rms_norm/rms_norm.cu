@@ -170,7 +170,9 @@ void rms_norm_forward(const RmsNormFwd& a, void* stream) {
 int rms_norm_backward_blocks(int64_t rows, int d) {
   (void)d;
   const int64_t by_rows = (rows + kBwdWarps - 1) / kBwdWarps;
-  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(by_rows, 2 * sm_count())));
+  // Enough warps in flight to cover memory latency (a memory-bound pass), few
+  // enough that the per-block partials stay small.
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(by_rows, 8 * sm_count())));
 }
 
 void rms_norm_backward(const RmsNormBwd& a, void* stream) {

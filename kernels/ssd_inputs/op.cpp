@@ -96,7 +96,7 @@ SsdInputs ssd_inputs(const torch::Tensor& xbc, const torch::Tensor& dt, const to
               "ssd_inputs: dt must be [B, T, ", heads, "], got ", dt.sizes());
 #if defined(SCALELAB_CUDA_KERNELS)
   if (xbc.is_cuda() && xbc.scalar_type() == torch::kBFloat16 && head_dim % 8 == 0 &&
-      d_state % 8 == 0 && heads <= 256 &&
+      d_state % 8 == 0 && d_state <= 2048 && heads <= 256 &&
       (dt.scalar_type() == torch::kBFloat16 || dt.scalar_type() == torch::kFloat32)) {
     auto r = SsdInputsFn::apply(xbc, dt, dt_bias, a_log, heads, head_dim, d_state);
     return {r[0], r[1], r[2], r[3]};

@@ -56,6 +56,7 @@ __global__ void __launch_bounds__(kThreads)
                    const float* __restrict__ dg, bf16* __restrict__ dxbc, float* __restrict__ ddt,
                    float* __restrict__ dalog) {
   __shared__ float dth[kMaxHeads];
+  __shared__ float part[2][kThreads * 8];  // per-thread dB, dC partials over a subset of heads
   const int64_t row = blockIdx.x;
   const int H = a.heads, N = a.d_state, P = a.head_dim, di = H * P, width = di + 2 * N;
   for (int h = threadIdx.x; h < H; h += kThreads)
@@ -65,21 +66,36 @@ __global__ void __launch_bounds__(kThreads)
   bf16* out = dxbc + row * width;
   for (int e = threadIdx.x * 8; e < di; e += kThreads * 8)
     *reinterpret_cast<uint4*>(out + e) = *reinterpret_cast<const uint4*>(dv + row * di + e);
-  // dB[n] = sum_h dk[h, n] dt_h, dC[n] = sum_h dq[h, n]: 8 columns a thread.
-  for (int n = threadIdx.x * 8; n < N; n += kThreads * 8) {
+  // dB[n] = sum_h dk[h, n] dt_h, dC[n] = sum_h dq[h, n]. Thread t takes 8
+  // columns (t % groups) of the heads h = t / groups (mod hsub), then the
+  // hsub partials of each column are summed in a fixed order.
+  const int groups = N / 8, hsub = kThreads / groups;  // N <= 8 * kThreads
+  {
+    const int n = (threadIdx.x % groups) * 8, h0 = threadIdx.x / groups;
     float db[8] = {}, dc[8] = {};
-    for (int h = 0; h < H; ++h) {
-      float x[8], y[8];
-      load8(dk + row * H * N + h * N + n, x);
-      load8(dq + row * H * N + h * N + n, y);
+    if (h0 < hsub)
+      for (int h = h0; h < H; h += hsub) {
+        float x[8], y[8];
+        load8(dk + row * H * N + h * N + n, x);
+        load8(dq + row * H * N + h * N + n, y);
 #pragma unroll
-      for (int j = 0; j < 8; ++j) {
-        db[j] += x[j] * dth[h];
-        dc[j] += y[j];
+        for (int j = 0; j < 8; ++j) {
+          db[j] += x[j] * dth[h];
+          dc[j] += y[j];
+        }
       }
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+      part[0][threadIdx.x * 8 + j] = db[j];
+      part[1][threadIdx.x * 8 + j] = dc[j];
     }
-    store8(out + di + n, db);
-    store8(out + di + N + n, dc);
+  }
+  __syncthreads();
+  for (int c = threadIdx.x; c < 2 * N; c += kThreads) {
+    const int which = c / N, n = c % N;
+    float s = 0.f;
+    for (int k = 0; k < hsub; ++k) s += part[which][(k * groups + n / 8) * 8 + n % 8];
+    out[di + which * N + n] = __float2bfloat16(s);
   }
   // d dt_h = dk[h] . B + dg[h] * (-exp(A_log[h])); one warp a head.
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;

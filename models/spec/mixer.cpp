@@ -127,7 +127,10 @@ int64_t attention_weights(const ModelSpec& s) {
 
 double attention_activation_elements(const ModelSpec& s) {
   const double d = s.d_model, hd = s.head_dim();
-  return d + d + 2.0 * s.kv_heads() * hd + d;
+  // The q|k|v projection's input, the roped q, k and v and the output the
+  // flash / cuDNN kernels keep (which the output projection reads too), and
+  // their fp32 log-sum-exp per head.
+  return d + (d + 2.0 * s.kv_heads() * hd) + d + 2.0 * s.n_heads;
 }
 
 double chunked_linear_flops(int64_t t, double heads, double k, double v) {

@@ -45,8 +45,9 @@ LightningAttention::LightningAttention(const MixerArgs& a)
 
 torch::Tensor LightningAttention::forward(const torch::Tensor& x, MixerState* state) {
   const int64_t b = x.size(0), t = x.size(1), d = x.size(2);
-  auto qkv = torch::silu(wqkv_(x)).view({b, t, 3, heads_, head_dim_});
-  auto q = qkv.select(2, 0), k = qkv.select(2, 1), v = qkv.select(2, 2);
+  auto qkv = split_last(torch::silu(wqkv_(x)), {d, d, d});
+  auto q = qkv[0].view({b, t, heads_, head_dim_}), k = qkv[1].view({b, t, heads_, head_dim_}),
+       v = qkv[2].view({b, t, heads_, head_dim_});
   kernels::LinearAttnOptions opt;
   opt.scale = 1.0;  // published: no 1/sqrt(d) (the output norm absorbs scale)
   opt.output_final_state = state != nullptr;

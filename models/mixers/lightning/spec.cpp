@@ -21,9 +21,13 @@ MixerDef lightning() {
     return chunked_linear_flops(s.seq_len, s.n_heads, s.head_dim(), s.head_dim());
   };
   m.activation_elements = [](const ModelSpec& s) {
-    // input, q, k, v, output gate, normalised output, output-projection
-    // input, and the per-chunk states.
-    return 7.0 * s.d_model + chunk_state_elements(s.n_heads, s.head_dim(), s.head_dim());
+    // As the trainer keeps them: the projections' input, the q|k|v
+    // projection (before SiLU), the contiguous q, k, v and the fp32 decay and
+    // its cumsum (per head) the op keeps, its output and the output gate (the
+    // gated norm's inputs), the output projection's input, and the per-chunk
+    // states.
+    return 10.0 * s.d_model + 4.0 * s.n_heads +
+           chunk_state_elements(s.n_heads, s.head_dim(), s.head_dim());
   };
   return m;
 }

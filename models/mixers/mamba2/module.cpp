@@ -34,10 +34,8 @@ torch::Tensor Mamba2Mixer::conv(const torch::Tensor& xbc, MixerState* state) {
 
 torch::Tensor Mamba2Mixer::forward(const torch::Tensor& x, MixerState* state) {
   const int64_t b = x.size(0), t = x.size(1);
-  auto zxbcdt = in_proj_(x);
-  auto z = zxbcdt.narrow(2, 0, d_inner_);
-  auto xbc_in = zxbcdt.narrow(2, d_inner_, d_inner_ + 2 * d_state_);
-  auto dt = zxbcdt.narrow(2, 2 * d_inner_ + 2 * d_state_, heads_);
+  auto parts = split_last(in_proj_(x), {d_inner_, d_inner_ + 2 * d_state_, heads_});
+  const auto &z = parts[0], &xbc_in = parts[1], &dt = parts[2];
   auto xbc = conv(xbc_in, state);
   // SSD as linear attention: dt scales the input (k = dt B) and the decay (g = dt A).
   auto in = kernels::ssd_inputs(xbc, dt, dt_bias_, a_log_, heads_, head_dim_, d_state_);

@@ -50,10 +50,13 @@ MixerDef mamba2() {
   };
   m.activation_elements = [](const ModelSpec& s) {
     const double d = s.d_model, di = m2::d_inner(s), ds = m2::d_state(s), heads = m2::heads(s);
-    // input, in_proj output (z, x, B, C, dt), conv output (x, B, C), y,
-    // gated-norm output = out_proj input, and the per-chunk states.
-    return d + (2 * di + 2 * ds + heads) + (di + 2 * ds) + di + di +
-           chunk_state_elements(heads, ds, m2::head_dim(s));
+    // As the trainer keeps them: the input, the in_proj output (z, x, B, C,
+    // dt: the conv, the SSD inputs and the gated norm read views of it), the
+    // conv output (x, B, C), the SSD's q and k (B and C per head) and v, its
+    // fp32 decay and cumsum per head, its output, the gated-norm output
+    // (= out_proj input), and the per-chunk states.
+    return d + (2 * di + 2 * ds + heads) + (di + 2 * ds) + 2 * heads * ds + di + 4 * heads + di +
+           di + chunk_state_elements(heads, ds, m2::head_dim(s));
   };
   return m;
 }
