@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "models/decoder.h"
+#include "train/branches.h"
 #include "train/checkpoint.h"
 #include "train/data.h"
 #include "train/env.h"
@@ -102,10 +103,11 @@ TrainResult train_run(db::Database& db, const db::Run& run, const TrainOptions& 
   const TokenData data = TokenData::load(s.data, s.model.vocab, s.model.seq_len);
 
   CheckpointInfo at{run.id, 0, 0, 0.0};
-  if (auto c = load_checkpoint(ckpt, run.id, *model, optim)) at = *c;
+  BranchHooks branches(db, run, s, opt.run_dir);
+  if (auto c = branches.load_start(ckpt, *model, optim)) at = *c;
   res.env_json = environment_json(dev, s).dump();
 
-  const int64_t steps = s.steps(), batch = s.batch_size(), seq = s.model.seq_len;
+  const int64_t steps = branches.last_step(), batch = s.batch_size(), seq = s.model.seq_len;
   const int64_t micro = opt.micro_batch > 0 ? std::min(opt.micro_batch, batch) : batch;
   const int64_t log_every = opt.log_every > 0 ? opt.log_every : std::max<int64_t>(1, steps / 100);
   const int64_t eval_every = s.eval_interval();
@@ -151,6 +153,7 @@ TrainResult train_run(db::Database& db, const db::Run& run, const TrainOptions& 
     log_tokens += batch * seq;
     loss_sum += step_loss;
     ++loss_n;
+    branches.after_step(at, *model, optim);
     if (opt.on_step) opt.on_step(at.step, step_loss);
 
     const bool last = at.step == steps;

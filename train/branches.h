@@ -1,0 +1,54 @@
+// The trainer's side of WSD cooldown branches (models/spec/wsd.h, db/lineage.h):
+//   a parent saves a checkpoint at each of its branch points (branch-<step>.pt
+//   in its run folder, kept after the parent finishes) and records it in the
+//   database, which makes the branches that start there claimable;
+//   a branch with no checkpoint of its own starts from its parent's checkpoint
+//   at its branch point (step, tokens, model and optimiser state), then trains
+//   and checkpoints as any run: interrupted, it resumes from its own.
+// trainer.cpp calls these three hooks and nothing else of branches.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "db/db.h"
+#include "models/spec/run_spec.h"
+#include "train/checkpoint.h"
+
+namespace scalelab::train {
+
+class BranchHooks {
+ public:
+  BranchHooks(db::Database& db, const db::Run& run, const spec::RunSpec& s, std::string run_dir);
+
+  // Steps to train to: a parent stops at its last branch point.
+  int64_t last_step() const { return last_step_; }
+
+  // The state to start from: the run's own checkpoint at OWN_CKPT, else (a
+  // branch) its parent's branch-point checkpoint, else nullopt (from scratch).
+  // Throws std::runtime_error when a branch's parent has not recorded the
+  // point, or the checkpoint there is missing, unusable or at another step.
+  std::optional<CheckpointInfo> load_start(const std::string& own_ckpt, torch::nn::Module& model,
+                                           torch::optim::Optimizer& opt);
+
+  // After an optimiser step: at a branch point, saves and records it.
+  void after_step(const CheckpointInfo& at, torch::nn::Module& model,
+                  torch::optim::Optimizer& opt);
+
+  // Where a parent keeps the checkpoint of branch point STEP.
+  static std::string point_path(const std::string& run_dir, int64_t step);
+
+ private:
+  db::Database& db_;
+  const db::Run& run_;
+  const spec::RunSpec& spec_;
+  std::string run_dir_;
+  std::set<int64_t> points_;  // branch steps of a parent
+  int64_t last_step_ = 0;
+};
+
+}  // namespace scalelab::train
