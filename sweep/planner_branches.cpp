@@ -47,8 +47,11 @@ bool Planner::resolve_branches(const Current& cur, int line, spec::RunSpec& r) {
   const CellValue* cell = cur[idx(Col::Branches)];
   if (!cell || trim(cell->text).empty()) return true;
   try {
-    for (int64_t t : parse_budgets(cell->text, r.tokens))
+    for (int64_t t : parse_budgets(cell->text, r.tokens)) {
+      if (t > r.tokens)
+        throw CellError(fmt::format("branch budget {} tokens is above the run's {}", t, r.tokens));
       r.branches.push_back(spec::whole_steps_tokens(r, t));
+    }
   } catch (const CellError& e) {
     errors_.add(line, "branches", e.what());
     return false;
