@@ -220,13 +220,20 @@ Interval bca_interval(const std::vector<double>& samples, double estimate,
     const double tail = expanded_tail(level, units);
     return {quantile(samples, tail), quantile(samples, 1 - tail), ""};
   }
-  double below = 0;
-  for (double v : samples) below += v < estimate ? 1.0 : v == estimate ? 0.5 : 0.0;
-  const double share = below / static_cast<double>(samples.size());
-  if (share <= 0 || share >= 1)
+  double below = 0, strictly_below = 0, strictly_above = 0;
+  for (double v : samples) {
+    below += v < estimate ? 1.0 : v == estimate ? 0.5 : 0.0;
+    strictly_below += v < estimate;
+    strictly_above += v > estimate;
+  }
+  // An estimate at the edge of its replicates (say, a lowest-loss envelope
+  // whose best run every resample either keeps or loses) has no interval
+  // around it that the bootstrap can vouch for.
+  if (strictly_below == 0 || strictly_above == 0)
     return {kNaN, kNaN,
-            "every bootstrap replicate lies on one side of the estimate (the fit is at a bound "
-            "or unstable under resampling)"};
+            "every bootstrap replicate lies on one side of the estimate or equals it (the fit "
+            "is at a bound, or not smooth in the runs)"};
+  const double share = below / static_cast<double>(samples.size());
   const double z0 = normal_quantile(share), a = acceleration(jack);
   auto adjusted = [&](double p) {
     const double z = normal_quantile(p), w = z0 + z;

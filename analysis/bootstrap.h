@@ -62,8 +62,9 @@ struct Interval {
 // The BCa interval of a quantity with full-data value ESTIMATE, replicates
 // SAMPLES and jackknife values JACK (empty or any NaN: acceleration 0), from
 // UNITS independent units (clusters of the smallest stratum). No interval,
-// with the reason, when every replicate lies on one side of the estimate (z0
-// infinite); a non-finite estimate gets the replicates' percentiles.
+// with the reason, when no replicate lies below the estimate or none above it
+// (z0 infinite, or the estimate is the edge of the bootstrap distribution); a
+// non-finite estimate gets the replicates' percentiles.
 Interval bca_interval(const std::vector<double>& samples, double estimate,
                       const std::vector<double>& jack, double level, int units);
 

@@ -22,7 +22,10 @@ std::string BranchHooks::point_path(const std::string& run_dir, int64_t step) {
 std::optional<CheckpointInfo> BranchHooks::load_start(const std::string& own_ckpt,
                                                       torch::nn::Module& model,
                                                       torch::optim::Optimizer& opt) {
-  if (auto own = load_checkpoint(own_ckpt, run_.id, model, opt)) return own;
+  if (auto own = load_checkpoint(own_ckpt, run_.id, model, opt)) {
+    started_from_ = own_ckpt;
+    return own;
+  }
   if (spec_.branch_of.empty()) return std::nullopt;
   const std::string who = "branch " + run_.id + " of run " + spec_.branch_of;
   const auto point = db::branch_point(db_, spec_.branch_of, spec_.branch_step);
@@ -37,6 +40,7 @@ std::optional<CheckpointInfo> BranchHooks::load_start(const std::string& own_ckp
     throw std::runtime_error(who + ": " + point->path + " is at step " + std::to_string(c->step) +
                              ", the branch starts at " + std::to_string(spec_.branch_step));
   c->run_id = run_.id;  // its own checkpoints from here on are the branch's
+  started_from_ = point->path + " (its parent's branch point)";
   return c;
 }
 

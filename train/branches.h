@@ -39,6 +39,9 @@ class BranchHooks {
   void after_step(const CheckpointInfo& at, torch::nn::Module& model,
                   torch::optim::Optimizer& opt);
 
+  // The checkpoint load_start() started from ("" when from scratch).
+  const std::string& started_from() const { return started_from_; }
+
   // Where a parent keeps the checkpoint of branch point STEP.
   static std::string point_path(const std::string& run_dir, int64_t step);
 
@@ -48,6 +51,7 @@ class BranchHooks {
   const spec::RunSpec& spec_;
   std::string run_dir_;
   std::set<int64_t> points_;  // branch steps of a parent
+  std::string started_from_;
   int64_t last_step_ = 0;
 };
 

@@ -112,7 +112,8 @@ TrainResult train_run(db::Database& db, const db::Run& run, const TrainOptions& 
   const int64_t log_every = opt.log_every > 0 ? opt.log_every : std::max<int64_t>(1, steps / 100);
   const int64_t eval_every = s.eval_interval();
   if (at.step > 0 && opt.progress)
-    fmt::print(stderr, "[{}] resuming at step {}/{} from {}\n", run.id, at.step, steps, ckpt);
+    fmt::print(stderr, "[{}] resuming at step {}/{} from {}\n", run.id, at.step, steps,
+               branches.started_from());
 
   const auto t0 = Clock::now();
   auto last_ckpt = t0, last_beat = t0, last_log = t0;
