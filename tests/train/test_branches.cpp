@@ -6,13 +6,12 @@
 
 #include <atomic>
 #include <filesystem>
-#include <fstream>
 
 #include "db/db.h"
 #include "db/lineage.h"
 #include "models/spec/run_spec.h"
 #include "models/spec/wsd.h"
-#include "tests/common/temp_dir.h"
+#include "tests/train/tiny_run.h"
 #include "train/trainer.h"
 
 namespace fs = std::filesystem;
@@ -22,45 +21,23 @@ namespace {
 
 constexpr int64_t kBatch = 8 * 32;
 
-struct Fixture {
-  scalelab::testing::TempDir tmp{"branches"};
-  fs::path dir = tmp.path();
-  std::string corpus = (dir / "corpus.txt").string();
-  Fixture() {
-    std::ofstream out(corpus);
-    for (int i = 0; i < 4000; ++i) out << "a stable phase then a cooldown " << i % 89 << " of it\n";
-  }
+struct Fixture : scalelab::testing::TinyCorpus {
+  Fixture() : TinyCorpus("branches") {}
 };
 
 // A parent of 20 steps with branches at 10 and 20 steps: decays of 2 and 4
 // steps, branch points 8 and 16.
 spec::RunSpec parent_spec(const std::string& data, const std::string& shape) {
-  spec::RunSpec s;
-  s.model = spec::parse_descriptor("softmax:L2:d32:h2:T32");
-  s.batch_tokens = kBatch;
-  s.tokens = 20 * kBatch;
-  s.lr = 3e-3;
-  s.warmup = 2;
+  spec::RunSpec s = scalelab::testing::tiny_spec(data, 20);
   s.schedule = "wsd";
   s.decay_shape = shape;
   s.branches = {10 * kBatch, 20 * kBatch};
-  s.data = data;
   s.eval_every = 4;
-  s.eval_tokens = 32 * 16;
   s.seed = 5;
   return s;
 }
 
-std::string add(db::Database& db, const spec::RunSpec& s) {
-  db::Run r;
-  r.id = spec::run_id(s);
-  r.sweep = "t";
-  r.arch = s.model.arch;
-  r.spec_json = spec::canonical_json(s);
-  r.tokens = s.tokens;
-  db.insert_runs({r});
-  return r.id;
-}
+std::string add(db::Database& db, const spec::RunSpec& s) { return scalelab::testing::add_run(db, s); }
 
 struct Trained {
   train::TrainResult res;

@@ -5,8 +5,8 @@
 #include <fstream>
 
 #include "db/db.h"
-#include "tests/common/temp_dir.h"
 #include "models/spec/run_spec.h"
+#include "tests/train/tiny_run.h"
 #include "train/trainer.h"
 
 namespace fs = std::filesystem;
@@ -14,41 +14,16 @@ using namespace scalelab;
 
 namespace {
 
-struct Fixture {
-  scalelab::testing::TempDir tmp{"trainer"};
-  fs::path dir = tmp.path();
-  std::string corpus;
-  Fixture() {
-    corpus = (dir / "corpus.txt").string();
-    std::ofstream out(corpus);
-    for (int i = 0; i < 4000; ++i) out << "the quick brown fox " << i % 97 << " jumps over the lazy dog\n";
-  }
+struct Fixture : scalelab::testing::TinyCorpus {
+  Fixture() : TinyCorpus("trainer") {}
 };
 
-spec::RunSpec tiny_spec(const std::string& data, int64_t steps) {
-  spec::RunSpec s;
-  s.model = spec::parse_descriptor("softmax:L2:d32:h2:T32");
-  s.batch_tokens = 8 * 32;
-  s.tokens = steps * s.batch_tokens;
-  s.lr = 3e-3;
-  s.warmup = 2;
-  s.data = data;
-  s.eval_every = 5;
-  s.eval_tokens = 32 * 16;
-  s.seed = 3;
-  return s;
-}
+using scalelab::testing::tiny_spec;
 
 db::Run insert(db::Database& db, const spec::RunSpec& s) {
-  db::Run r;
-  r.id = spec::run_id(s);
-  r.sweep = "t";
-  r.arch = s.model.arch;
-  r.spec_json = spec::canonical_json(s);
-  r.tokens = s.tokens;
-  db.insert_runs({r});
-  EXPECT_TRUE(db.claim_run(r.id, "w"));
-  return *db.get_run(r.id);
+  const std::string id = scalelab::testing::add_run(db, s);
+  EXPECT_TRUE(db.claim_run(id, "w"));
+  return *db.get_run(id);
 }
 
 }  // namespace
