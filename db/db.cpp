@@ -137,7 +137,7 @@ namespace {
 constexpr const char* kRunColumns =
     "id, sweep, stage, name, arch, spec, params, nonembedding_params, tokens, flops, priority, "
     "status, attempts, worker, error, final_loss, env, created_at, started_at, finished_at, "
-    "heartbeat_at";
+    "heartbeat_at, micro_batch, memory_estimate, perf";
 
 Run read_run(SQLite::Statement& q) {
   Run r;
@@ -162,6 +162,9 @@ Run read_run(SQLite::Statement& q) {
   r.started_at = q.getColumn(18).getString();
   r.finished_at = q.getColumn(19).getString();
   r.heartbeat_at = q.getColumn(20).getString();
+  r.micro_batch = q.getColumn(21).getInt64();
+  r.memory_estimate = column_real(q, 22);
+  r.perf_json = q.getColumn(23).getString();
   return r;
 }
 
@@ -179,8 +182,8 @@ std::vector<std::string> Database::insert_runs(const std::vector<Run>& runs) {
   SQLite::Statement sw(*db_, "INSERT OR IGNORE INTO sweeps(name, created_at) VALUES (?, ?)");
   SQLite::Statement ins(*db_,
                         "INSERT OR IGNORE INTO runs(id, sweep, stage, name, arch, spec, params, "
-                        "nonembedding_params, tokens, flops, priority, created_at) "
-                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+                        "nonembedding_params, tokens, flops, priority, created_at, micro_batch, "
+                        "memory_estimate) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   std::string last_sweep;
   for (const Run& r : runs) {
     if (r.sweep != last_sweep) {
@@ -203,6 +206,8 @@ std::vector<std::string> Database::insert_runs(const std::vector<Run>& runs) {
     ins.bind(10, r.flops);
     ins.bind(11, r.priority);
     ins.bindNoCopy(12, now);
+    ins.bind(13, r.micro_batch);
+    bind_real(ins, 14, r.memory_estimate);
     if (ins.exec() == 1) added.push_back(r.id);
     ins.reset();
   }
@@ -322,6 +327,13 @@ void Database::finish_run(const std::string& id, std::optional<double> final_los
   tx.commit();
 }
 
+void Database::set_run_perf(const std::string& id, const std::string& perf_json) {
+  SQLite::Statement up(*db_, "UPDATE runs SET perf = ? WHERE id = ?");
+  up.bind(1, perf_json);
+  up.bind(2, id);
+  up.exec();
+}
+
 void Database::fail_run(const std::string& id, const std::string& error) {
   Transaction tx(*this);
   SQLite::Statement up(*db_,
@@ -387,10 +399,11 @@ void Database::log_metrics(const std::vector<Metric>& rows) {
   SQLite::Statement up(
       *db_,
       "INSERT INTO metrics(run_id, step, tokens, train_loss, val_loss, lr, tokens_per_s, "
-      "elapsed_s) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(run_id, step) DO UPDATE SET "
+      "elapsed_s, grad_norm) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(run_id, step) DO UPDATE SET "
       "tokens = excluded.tokens, train_loss = excluded.train_loss, "
       "val_loss = coalesce(excluded.val_loss, val_loss), lr = excluded.lr, "
-      "tokens_per_s = excluded.tokens_per_s, elapsed_s = excluded.elapsed_s");
+      "tokens_per_s = excluded.tokens_per_s, elapsed_s = excluded.elapsed_s, "
+      "grad_norm = excluded.grad_norm");
   for (const Metric& m : rows) {
     up.bind(1, m.run_id);
     up.bind(2, m.step);
@@ -400,6 +413,7 @@ void Database::log_metrics(const std::vector<Metric>& rows) {
     bind_real(up, 6, m.lr);
     bind_real(up, 7, m.tokens_per_s);
     bind_real(up, 8, m.elapsed_s);
+    bind_real(up, 9, m.grad_norm);
     up.exec();
     up.reset();
   }
@@ -408,7 +422,7 @@ void Database::log_metrics(const std::vector<Metric>& rows) {
 
 namespace {
 constexpr const char* kMetricColumns =
-    "run_id, step, tokens, train_loss, val_loss, lr, tokens_per_s, elapsed_s";
+    "run_id, step, tokens, train_loss, val_loss, lr, tokens_per_s, elapsed_s, grad_norm";
 Metric read_metric(SQLite::Statement& q) {
   Metric m;
   m.run_id = q.getColumn(0).getString();
@@ -419,6 +433,7 @@ Metric read_metric(SQLite::Statement& q) {
   m.lr = column_real(q, 5);
   m.tokens_per_s = column_real(q, 6);
   m.elapsed_s = column_real(q, 7);
+  m.grad_norm = column_real(q, 8);
   return m;
 }
 }  // namespace

@@ -22,7 +22,7 @@ namespace SQLite { class Database; class Statement; }
 
 namespace scalelab::db {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 enum class RunStatus { Pending, Running, Done, Failed, Cancelled };
 std::string_view to_string(RunStatus s);
@@ -47,6 +47,9 @@ struct Run {
   std::optional<double> final_loss;  // validation loss at the end
   std::string env_json;   // code version, hardware, library versions, seeds
   std::string created_at, started_at, finished_at, heartbeat_at;  // UTC ISO-8601
+  int64_t micro_batch = 0;  // sequences per forward the planner chose; 0: the whole batch
+  std::optional<double> memory_estimate;  // planner's training bytes per GPU at micro_batch
+  std::string perf_json = "{}";  // the trainer's measurements (see train/trainer.h)
 };
 
 struct Metric {
@@ -54,6 +57,7 @@ struct Metric {
   int64_t step = 0;
   int64_t tokens = 0;  // tokens seen up to and including this step
   std::optional<double> train_loss, val_loss, lr, tokens_per_s, elapsed_s;
+  std::optional<double> grad_norm;  // mean pre-clip gradient norm since the last row
 };
 
 struct Fit {
@@ -109,6 +113,8 @@ class Database {
   bool claim_run(const std::string& id, const std::string& worker, double stale_after_s = 600);
   void heartbeat(const std::string& id);
   void finish_run(const std::string& id, std::optional<double> final_loss, const std::string& env_json);
+  // Replaces the run's perf JSON (the trainer writes it as it learns more).
+  void set_run_perf(const std::string& id, const std::string& perf_json);
   void fail_run(const std::string& id, const std::string& error);
   // running -> pending for one run that stopped cleanly (checkpointed) and can resume.
   void release_run(const std::string& id);

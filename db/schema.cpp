@@ -52,7 +52,19 @@ CREATE TABLE fits (
   created_at  TEXT NOT NULL
 );
 )sql",
-      // 1 -> 2: WSD cooldown branches (db/lineage.h). A branch's lineage is part
+      // 1 -> 2: the trainer's plan and measurements. micro_batch: sequences per
+      // forward the planner chose for its memory budget (0: the whole batch);
+      // memory_estimate: the planner's bytes per GPU at that micro-batch; perf:
+      // what the trainer measured (tokens/s, MFU, peak memory, start-up, time
+      // in evaluation and checkpoints) as JSON; metrics.grad_norm: the mean
+      // pre-clip gradient norm over the logged steps.
+      R"sql(
+ALTER TABLE runs ADD COLUMN micro_batch INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN memory_estimate REAL;
+ALTER TABLE runs ADD COLUMN perf TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE metrics ADD COLUMN grad_norm;
+)sql",
+      // 2 -> 3: WSD cooldown branches (db/lineage.h). A branch's lineage is part
       // of its identity, so it is read from its spec instead of being stored a
       // second time; branch_points records the checkpoints parents have written.
       R"sql(

@@ -1,8 +1,12 @@
 #include "models/common.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/autocast_mode.h>
 
 #include <cmath>
+
+#include "kernels/rms_norm/op.h"
+#include "kernels/swiglu/op.h"
 
 namespace scalelab::models {
 
@@ -33,29 +37,41 @@ RMSNormImpl::RMSNormImpl(int64_t dim, double eps) : dim_(dim), eps_(eps) {
   weight = register_parameter("weight", torch::ones({dim}));
 }
 
+// Under autocast every consumer of a norm is a low-precision matmul, so the
+// norm writes that dtype directly (statistics stay fp32 in the op).
+at::ScalarType RMSNormImpl::out_dtype(const torch::Tensor& x) const {
+  const auto dev = x.device().type();
+  const bool low = x.is_cuda() && at::autocast::is_autocast_enabled(dev);
+  return low ? at::autocast::get_autocast_dtype(dev) : x.scalar_type();
+}
+
 torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
-  // fp32 statistics: bf16 sums of squares lose the small channels.
-  auto y = at::rms_norm(x.to(torch::kFloat32), {dim_}, weight.to(torch::kFloat32), eps_);
-  return y.to(x.scalar_type());
+  return kernels::rms_norm(x, weight, eps_, out_dtype(x));
+}
+
+std::pair<torch::Tensor, torch::Tensor> RMSNormImpl::add_forward(const torch::Tensor& x,
+                                                                 const torch::Tensor& a) {
+  return kernels::add_rms_norm(x, a, weight, eps_, out_dtype(x));
 }
 
 torch::nn::Linear linear(int64_t in, int64_t out) {
   return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(false));
 }
 
-SwiGLUImpl::SwiGLUImpl(int64_t d_model, int64_t d_ffn) {
-  w1_ = register_module("w1", linear(d_model, d_ffn));
-  w3_ = register_module("w3", linear(d_model, d_ffn));
+SwiGLUImpl::SwiGLUImpl(int64_t d_model, int64_t d_ffn) : d_ffn_(d_ffn) {
+  w13_ = register_module("w13", linear(d_model, 2 * d_ffn));
   w2_ = register_module("w2", linear(d_ffn, d_model));
 }
 
 torch::Tensor SwiGLUImpl::forward(const torch::Tensor& x) {
-  return w2_(torch::silu(w1_(x)) * w3_(x));
+  return w2_(kernels::swiglu(w13_(x)));
 }
 
 void SwiGLUImpl::init_weights(Init& init) {
-  init.weight(w1_->weight);
-  init.weight(w3_->weight);
+  // W1 then W3, drawn as two matrices: the same weights as separate layers.
+  auto w1 = w13_->weight.narrow(0, 0, d_ffn_), w3 = w13_->weight.narrow(0, d_ffn_, d_ffn_);
+  init.weight(w1);
+  init.weight(w3);
   init.residual_weight(w2_->weight);
 }
 

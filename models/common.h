@@ -30,12 +30,19 @@ class Init {
   int n_layers_;
 };
 
-// y = x / rms(x) * weight over the last dim (Zhang & Sennrich 2019), in fp32.
+// y = x / rms(x) * weight over the last dim (Zhang & Sennrich 2019), fp32
+// statistics (kernels/rms_norm). Returns x's dtype, or the autocast dtype on a
+// GPU under autocast (its consumers are low-precision matmuls).
 class RMSNormImpl : public torch::nn::Module {
  public:
   explicit RMSNormImpl(int64_t dim, double eps = 1e-5);
   torch::Tensor forward(const torch::Tensor& x);
+  // {h, norm(h)} with h = x + a: the residual add fused into the norm after it.
+  std::pair<torch::Tensor, torch::Tensor> add_forward(const torch::Tensor& x, const torch::Tensor& a);
   void init_weights(Init& init) { init.fill(weight, 1.0); }
+  // The dtype forward() writes for input X (see above).
+  at::ScalarType out_dtype(const torch::Tensor& x) const;
+  double eps() const { return eps_; }
   torch::Tensor weight;  // [dim]
 
  private:
@@ -44,7 +51,8 @@ class RMSNormImpl : public torch::nn::Module {
 };
 TORCH_MODULE(RMSNorm);
 
-// SwiGLU (Shazeer 2020, as in Llama): W2 (silu(W1 x) * W3 x), no biases.
+// SwiGLU (Shazeer 2020, as in Llama): W2 (silu(W1 x) * W3 x), no biases. W1
+// and W3 are one [2 ffn, d] matrix (w13: W1's rows, then W3's), one matmul.
 class SwiGLUImpl : public torch::nn::Module {
  public:
   SwiGLUImpl(int64_t d_model, int64_t d_ffn);
@@ -52,7 +60,8 @@ class SwiGLUImpl : public torch::nn::Module {
   void init_weights(Init& init);
 
  private:
-  torch::nn::Linear w1_{nullptr}, w3_{nullptr}, w2_{nullptr};
+  int64_t d_ffn_;
+  torch::nn::Linear w13_{nullptr}, w2_{nullptr};
 };
 TORCH_MODULE(SwiGLU);
 

@@ -1,5 +1,7 @@
 #include "models/decoder.h"
 
+#include "kernels/cross_entropy/op.h"
+
 namespace scalelab::models {
 
 BlockImpl::BlockImpl(const MixerArgs& a) {
@@ -11,8 +13,20 @@ BlockImpl::BlockImpl(const MixerArgs& a) {
 }
 
 torch::Tensor BlockImpl::forward(const torch::Tensor& x, MixerState* state) {
-  auto h = x + mixer_->forward(norm1_(x), state);
-  return h + mlp_(norm2_(h));
+  auto [h, pending] = forward_fused(x, torch::Tensor(), state);
+  return h + pending;
+}
+
+std::pair<torch::Tensor, torch::Tensor> BlockImpl::forward_fused(const torch::Tensor& x,
+                                                                 const torch::Tensor& pending,
+                                                                 MixerState* state) {
+  torch::Tensor h = x, n1;
+  if (pending.defined())
+    std::tie(h, n1) = norm1_->add_forward(x, pending);
+  else
+    n1 = norm1_(x);
+  auto [h2, n2] = norm2_->add_forward(h, mixer_->forward(n1, state));
+  return {h2, mlp_(n2)};
 }
 
 void BlockImpl::init_weights(Init& init) {
@@ -40,15 +54,32 @@ DecoderImpl::DecoderImpl(const spec::ModelSpec& s) : spec_(s) {
   if (!spec_.tie_embeddings) head_ = register_module("head", linear(d, spec_.vocab));
 }
 
-torch::Tensor DecoderImpl::run(const torch::Tensor& tokens, DecoderState* state) {
+torch::Tensor DecoderImpl::hidden(const torch::Tensor& tokens, DecoderState* state) {
   TORCH_CHECK(tokens.dim() == 2, "Decoder: tokens must be [B,T], got ", tokens.sizes());
   if (state && state->layers.empty()) state->layers.resize(layers_->size());
   auto x = embed_(tokens);
+  torch::Tensor pending;  // the last channel mixer's output, added in the next norm
   for (size_t i = 0; i < layers_->size(); ++i)
-    x = layers_[i]->as<BlockImpl>()->forward(x, state ? &state->layers[i] : nullptr);
-  x = norm_(x);
-  auto logits = head_ ? head_(x) : torch::nn::functional::linear(x, embed_->weight);
-  return logits.to(torch::kFloat32);
+    std::tie(x, pending) = layers_[i]->as<BlockImpl>()->forward_fused(
+        x, pending, state ? &state->layers[i] : nullptr);
+  return pending.defined() ? norm_->add_forward(x, pending).second : norm_(x);
+}
+
+const torch::Tensor& DecoderImpl::head_weight() const {
+  return head_ ? head_->weight : embed_->weight;
+}
+
+torch::Tensor DecoderImpl::run(const torch::Tensor& tokens, DecoderState* state) {
+  auto x = hidden(tokens, state);
+  return torch::nn::functional::linear(x, head_weight().to(x.scalar_type())).to(torch::kFloat32);
+}
+
+torch::Tensor DecoderImpl::loss(const torch::Tensor& tokens, const torch::Tensor& targets) {
+  TORCH_CHECK(targets.sizes() == tokens.sizes(), "Decoder::loss: targets ", targets.sizes(),
+              " must match tokens ", tokens.sizes());
+  auto x = hidden(tokens, nullptr);
+  return kernels::linear_cross_entropy(x.reshape({-1, x.size(-1)}), head_weight(),
+                                       targets.reshape({-1}));
 }
 
 torch::Tensor DecoderImpl::forward(const torch::Tensor& tokens) { return run(tokens, nullptr); }

@@ -20,6 +20,14 @@ class BlockImpl : public torch::nn::Module {
  public:
   BlockImpl(const MixerArgs& args);
   torch::Tensor forward(const torch::Tensor& x, MixerState* state = nullptr);  // [B,T,D]
+  // The same block with its residual adds fused into the norms after them
+  // (kernels/rms_norm add_rms_norm): X is the residual stream before the
+  // previous block's channel-mixer output PENDING was added (undefined for
+  // the first block). Returns the stream after this block's token mixer and
+  // this block's channel-mixer output, still to be added.
+  std::pair<torch::Tensor, torch::Tensor> forward_fused(const torch::Tensor& x,
+                                                        const torch::Tensor& pending,
+                                                        MixerState* state);
   void init_weights(Init& init);
 
  private:
@@ -43,13 +51,19 @@ class DecoderImpl : public torch::nn::Module {
   // and updating it: prefill with T > 1, generate with T = 1 (linear mixers
   // then take one O(1) recurrent step; softmax reads its KV cache).
   torch::Tensor forward(const torch::Tensor& tokens, DecoderState& state);
+  // Mean next-token cross-entropy of tokens [B,T] against targets [B,T]
+  // (fp32 scalar), with the output head fused into the loss
+  // (kernels/cross_entropy): training never materialises [B,T,vocab] logits.
+  torch::Tensor loss(const torch::Tensor& tokens, const torch::Tensor& targets);
   const spec::ModelSpec& spec() const { return spec_; }
   // Deterministic initialisation from SEED (the trainer calls it once); the
   // same seed gives the same weights on any device.
   void init_weights(uint64_t seed);
 
  private:
+  torch::Tensor hidden(const torch::Tensor& tokens, DecoderState* state);  // final-norm output
   torch::Tensor run(const torch::Tensor& tokens, DecoderState* state);
+  const torch::Tensor& head_weight() const;  // the untied head's, or the embedding's
 
   spec::ModelSpec spec_;
   torch::nn::Embedding embed_{nullptr};

@@ -1,5 +1,6 @@
 #include "models/hgrn2.h"
 
+#include "kernels/hgrn2_gates/op.h"
 #include "kernels/vector_decay/op.h"
 
 namespace scalelab::models {
@@ -12,33 +13,23 @@ Hgrn2Attention::Hgrn2Attention(const MixerArgs& a)
   TORCH_CHECK(lower_bounds_.defined() && index_ >= 0 && index_ < lower_bounds_.size(0),
               "hgrn2 layer ", a.layer, " needs its row of the model's lower bounds");
   const int64_t d = a.spec.d_model;
-  wq_ = register_module("wq", linear(d, d));
-  wf_ = register_module("wf", linear(d, d));
-  wi_ = register_module("wi", linear(d, d));
+  wqfi_ = register_module("wqfi", linear(d, 3 * d));
   wo_ = register_module("wo", linear(d, d));
   norm_ = register_module("norm", RMSNorm(d));
 }
 
-std::pair<torch::Tensor, torch::Tensor> Hgrn2Attention::gates(const torch::Tensor& x) {
-  const int64_t b = x.size(0), t = x.size(1);
-  auto f = wf_(x).to(torch::kFloat32).view({b, t, heads_, head_dim_});
-  if (index_ == 0) {
-    // No lower bound: log sigmoid and sigmoid(-f) stay exact where sigmoid(f)
-    // rounds to 0 or 1.
-    return {torch::log_sigmoid(f), torch::sigmoid(-f)};
-  }
+torch::Tensor Hgrn2Attention::lower_bound() const {
+  if (index_ == 0) return {};  // the first HGRN2 layer has none (exact gates)
   auto p = torch::softmax(lower_bounds_.to(torch::kFloat32), 0);
-  auto lb = (p.cumsum(0) - p[0])[index_].view({heads_, head_dim_});
-  auto forget = lb + (1 - lb) * torch::sigmoid(f);
-  return {torch::log(forget), 1 - forget};
+  return (p.cumsum(0) - p[0])[index_];
 }
 
 torch::Tensor Hgrn2Attention::forward(const torch::Tensor& x, MixerState* state) {
   const int64_t b = x.size(0), t = x.size(1), d = x.size(2);
-  auto q = torch::silu(wq_(x)).view({b, t, heads_, head_dim_});
-  auto v = wi_(x).view({b, t, heads_, head_dim_});
-  auto [g, k_fp32] = gates(x);
-  auto k = k_fp32.to(q.scalar_type());
+  // One matmul for the query, forget gate and input, one op for the gates.
+  auto gt = kernels::hgrn2_gates(wqfi_(x), lower_bound());
+  auto shape = std::vector<int64_t>{b, t, heads_, head_dim_};
+  auto q = gt.q.view(shape), k = gt.k.view(shape), v = gt.v.view(shape), g = gt.g.view(shape);
   torch::Tensor init = state ? state->ssm : torch::Tensor();
   kernels::LinearAttnResult r;
   if (state && t == 1) {
@@ -59,9 +50,13 @@ torch::Tensor Hgrn2Attention::forward(const torch::Tensor& x, MixerState* state)
 }
 
 void Hgrn2Attention::init_weights(Init& init) {
-  init.weight(wq_->weight);
-  init.weight(wf_->weight);
-  init.weight(wi_->weight);
+  // q, f and i drawn as three matrices: the same weights as separate layers.
+  const int64_t d = wo_->weight.size(0);
+  auto wq = wqfi_->weight.narrow(0, 0, d), wf = wqfi_->weight.narrow(0, d, d),
+       wi = wqfi_->weight.narrow(0, 2 * d, d);
+  init.weight(wq);
+  init.weight(wf);
+  init.weight(wi);
   init.residual_weight(wo_->weight);
   norm_->init_weights(init);
 }

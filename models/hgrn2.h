@@ -10,7 +10,7 @@
 // with depth and the first hgrn2 layer has none (HGRN, NeurIPS 2023, sec. 3.2).
 // Key and value head dims are both d_model / heads (fla's expand_ratio =
 // head dim when heads are given). Computed by kernels::vector_decay_chunked
-// with g = log f.
+// with g = log f; the gates come from kernels/hgrn2_gates.
 #pragma once
 
 #include "models/mixer.h"
@@ -24,11 +24,11 @@ class Hgrn2Attention : public TokenMixer {
   void init_weights(Init& init) override;
 
  private:
-  // {g = log f, k = 1 - f}, each [B, T, H, K] in fp32.
-  std::pair<torch::Tensor, torch::Tensor> gates(const torch::Tensor& x);
+  // This layer's lower bound lb_l [d] (undefined for the first HGRN2 layer).
+  torch::Tensor lower_bound() const;
 
   int64_t heads_, head_dim_;
-  torch::nn::Linear wq_{nullptr}, wf_{nullptr}, wi_{nullptr}, wo_{nullptr};
+  torch::nn::Linear wqfi_{nullptr}, wo_{nullptr};  // wqfi: W_q, W_f, W_i stacked (one matmul)
   RMSNorm norm_{nullptr};
   torch::Tensor lower_bounds_;  // the decoder's [L_h, d] parameter (not registered here)
   int index_;                   // this layer's row

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "kernels/rms_norm/op.h"
 #include "kernels/scalar_decay/op.h"
 
 namespace scalelab::models {
@@ -63,8 +64,10 @@ torch::Tensor LightningAttention::forward(const torch::Tensor& x, MixerState* st
     state->ssm = r.final_state;
     state->pos += t;
   }
-  auto o = norm_(r.o.reshape({b, t, d}));
-  return wo_(torch::sigmoid(wg_(x)) * o);
+  // The norm and the sigmoid output gate in one op.
+  auto o = r.o.reshape({b, t, d});
+  return wo_(kernels::gated_rms_norm(o, wg_(x), norm_->weight, norm_->eps(),
+                                     kernels::Gate::SigmoidAfter, {}, {}, norm_->out_dtype(o)));
 }
 
 void LightningAttention::init_weights(Init& init) {

@@ -2,7 +2,10 @@
 
 #include <cmath>
 
+#include "kernels/causal_conv1d/op.h"
+#include "kernels/rms_norm/op.h"
 #include "kernels/scalar_decay/op.h"
+#include "kernels/ssd_inputs/op.h"
 
 namespace scalelab::models {
 
@@ -43,34 +46,35 @@ torch::Tensor Mamba2Mixer::forward(const torch::Tensor& x, MixerState* state) {
   const int64_t b = x.size(0), t = x.size(1);
   auto zxbcdt = in_proj_(x);
   auto z = zxbcdt.narrow(2, 0, d_inner_);
-  auto xbc = conv(zxbcdt.narrow(2, d_inner_, d_inner_ + 2 * d_state_), state);
-  auto dt = torch::softplus(zxbcdt.narrow(2, 2 * d_inner_ + 2 * d_state_, heads_).to(torch::kFloat32) +
-                            dt_bias_.to(torch::kFloat32));  // [B, T, H]
-  auto xs = xbc.narrow(2, 0, d_inner_).reshape({b, t, heads_, head_dim_});
-  auto bm = xbc.narrow(2, d_inner_, d_state_).unsqueeze(2);             // [B, T, 1, N]
-  auto cm = xbc.narrow(2, d_inner_ + d_state_, d_state_).unsqueeze(2);  // [B, T, 1, N]
+  auto xbc_in = zxbcdt.narrow(2, d_inner_, d_inner_ + 2 * d_state_);
+  auto dt = zxbcdt.narrow(2, 2 * d_inner_ + 2 * d_state_, heads_);
+  // Training convolves in [B, T, C] with one fused kernel; generation keeps
+  // the last inputs as state (conv()).
+  auto xbc = state ? conv(xbc_in, state)
+                   : kernels::causal_conv1d(xbc_in, conv1d_->weight.squeeze(1), conv1d_->bias, true);
   // SSD as linear attention: dt scales the input (k = dt B) and the decay (g = dt A).
-  auto q = cm.expand({b, t, heads_, d_state_}).contiguous();
-  auto k = (bm.to(torch::kFloat32) * dt.unsqueeze(-1)).to(xs.scalar_type());
-  auto g = dt * -torch::exp(a_log_.to(torch::kFloat32));
+  auto in = kernels::ssd_inputs(xbc, dt, dt_bias_, a_log_, heads_, head_dim_, d_state_);
   torch::Tensor init = state ? state->ssm : torch::Tensor();
   kernels::LinearAttnResult r;
   if (state && t == 1) {
-    r = kernels::scalar_decay_step(q.select(1, 0), k.select(1, 0), xs.select(1, 0), g.select(1, 0),
-                                   init, 1.0);
+    r = kernels::scalar_decay_step(in.q.select(1, 0), in.k.select(1, 0), in.v.select(1, 0),
+                                   in.g.select(1, 0), init, 1.0);
     r.o = r.o.unsqueeze(1);
   } else {
     kernels::LinearAttnOptions opt;
     opt.scale = 1.0;
     opt.output_final_state = state != nullptr;
-    r = kernels::scalar_decay_chunked(q, k, xs.contiguous(), g, init, opt);
+    r = kernels::scalar_decay_chunked(in.q, in.k, in.v, in.g, init, opt);
   }
   if (state) {
     state->ssm = r.final_state;
     state->pos += t;
   }
-  auto y = r.o + xs * d_skip_.view({heads_, 1}).to(xs.scalar_type());
-  y = norm_(y.reshape({b, t, d_inner_}) * torch::silu(z));
+  // The D skip, the SiLU(z) gate and the norm in one op (mamba_ssm's
+  // RMSNormGated, norm after the gate).
+  auto y = kernels::gated_rms_norm(r.o.reshape({b, t, d_inner_}), z, norm_->weight, norm_->eps(),
+                                   kernels::Gate::SiluBefore, in.v.reshape({b, t, d_inner_}),
+                                   d_skip_, norm_->out_dtype(r.o));
   return out_proj_(y);
 }
 

@@ -1,37 +1,23 @@
 #include "models/softmax.h"
 
-namespace scalelab::models {
+#include "kernels/rope/op.h"
 
-torch::Tensor apply_rope(const torch::Tensor& x, int64_t pos0, double theta) {
-  const int64_t t = x.size(1), hd = x.size(3), half = hd / 2;
-  auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(x.device());
-  // inv_freq_i = theta^(-2i/hd); angle = position * inv_freq (fp32: bf16
-  // positions lose precision beyond a few hundred tokens).
-  auto inv_freq = torch::pow(theta, -torch::arange(0, half, opts) * 2.0 / static_cast<double>(hd));
-  auto pos = torch::arange(pos0, pos0 + t, opts);
-  auto angle = torch::outer(pos, inv_freq).view({1, t, 1, half});
-  auto cos = angle.cos(), sin = angle.sin();
-  auto xf = x.to(torch::kFloat32);
-  auto x1 = xf.narrow(3, 0, half), x2 = xf.narrow(3, half, half);
-  return torch::cat({x1 * cos - x2 * sin, x2 * cos + x1 * sin}, 3).to(x.scalar_type());
-}
+namespace scalelab::models {
 
 SoftmaxAttention::SoftmaxAttention(const MixerArgs& a)
     : heads_(a.spec.n_heads), kv_heads_(a.spec.kv_heads()), head_dim_(a.spec.head_dim()) {
   const int64_t d = a.spec.d_model;
-  wq_ = register_module("wq", linear(d, heads_ * head_dim_));
-  wk_ = register_module("wk", linear(d, kv_heads_ * head_dim_));
-  wv_ = register_module("wv", linear(d, kv_heads_ * head_dim_));
+  wqkv_ = register_module("wqkv", linear(d, (heads_ + 2 * kv_heads_) * head_dim_));
   wo_ = register_module("wo", linear(heads_ * head_dim_, d));
 }
 
 torch::Tensor SoftmaxAttention::forward(const torch::Tensor& x, MixerState* state) {
   const int64_t b = x.size(0), t = x.size(1);
   const int64_t pos0 = state ? state->pos : 0;
-  // [B, T, H, hd] for RoPE, then [B, H, T, hd] for SDPA.
-  auto q = apply_rope(wq_(x).view({b, t, heads_, head_dim_}), pos0).transpose(1, 2);
-  auto k = apply_rope(wk_(x).view({b, t, kv_heads_, head_dim_}), pos0).transpose(1, 2);
-  auto v = wv_(x).view({b, t, kv_heads_, head_dim_}).transpose(1, 2);
+  // One projection, then RoPE on q and k in [B, T, H, hd]; SDPA takes [B, H, T, hd].
+  auto qkv = kernels::rope_qkv(wqkv_(x).view({b, t, heads_ + 2 * kv_heads_, head_dim_}), heads_,
+                               kv_heads_, pos0);
+  auto q = qkv.q.transpose(1, 2), k = qkv.k.transpose(1, 2), v = qkv.v.transpose(1, 2);
   std::optional<torch::Tensor> mask;
   bool causal = true;
   if (state) {
@@ -57,9 +43,13 @@ torch::Tensor SoftmaxAttention::forward(const torch::Tensor& x, MixerState* stat
 }
 
 void SoftmaxAttention::init_weights(Init& init) {
-  init.weight(wq_->weight);
-  init.weight(wk_->weight);
-  init.weight(wv_->weight);
+  // q, k, v drawn as three matrices: the same weights as separate layers.
+  const int64_t nq = heads_ * head_dim_, nkv = kv_heads_ * head_dim_;
+  auto wq = wqkv_->weight.narrow(0, 0, nq), wk = wqkv_->weight.narrow(0, nq, nkv),
+       wv = wqkv_->weight.narrow(0, nq + nkv, nkv);
+  init.weight(wq);
+  init.weight(wk);
+  init.weight(wv);
   init.residual_weight(wo_->weight);
 }
 

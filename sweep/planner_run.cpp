@@ -162,6 +162,10 @@ void Planner::add_run(const SheetRow& row, const Current& cur) {
   run.trained_tokens = r.tokens;
   run.trained_flops = r.flops;
   run.cost = account(run.spec, r.params, r.flops, plan_.hw);
+  // The trainer forwards this many sequences at a time (gradient accumulation
+  // makes up the batch), so the run fits the memory it was planned for.
+  r.micro_batch = run.cost.micro_batch;
+  r.memory_estimate = run.cost.memory.total();
   plan_.runs.push_back(std::move(run));
   run_models_.push_back(&mi);
 }

@@ -20,8 +20,7 @@ std::string BranchHooks::point_path(const std::string& run_dir, int64_t step) {
 }
 
 std::optional<CheckpointInfo> BranchHooks::load_start(const std::string& own_ckpt,
-                                                      torch::nn::Module& model,
-                                                      torch::optim::Optimizer& opt) {
+                                                      torch::nn::Module& model, AdamW& opt) {
   if (auto own = load_checkpoint(own_ckpt, run_.id, model, opt)) {
     started_from_ = own_ckpt;
     return own;
@@ -44,9 +43,8 @@ std::optional<CheckpointInfo> BranchHooks::load_start(const std::string& own_ckp
   return c;
 }
 
-void BranchHooks::after_step(const CheckpointInfo& at, torch::nn::Module& model,
-                             torch::optim::Optimizer& opt) {
-  if (!points_.count(at.step)) return;
+void BranchHooks::save_point(const CheckpointInfo& at, torch::nn::Module& model,
+                             const AdamW& opt) {
   const std::string path =
       std::filesystem::absolute(point_path(run_dir_, at.step)).lexically_normal().string();
   CheckpointInfo c = at;

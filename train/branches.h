@@ -5,7 +5,8 @@
 //   a branch with no checkpoint of its own starts from its parent's checkpoint
 //   at its branch point (step, tokens, model and optimiser state), then trains
 //   and checkpoints as any run: interrupted, it resumes from its own.
-// trainer.cpp calls these three hooks and nothing else of branches.
+// trainer.cpp calls these hooks and nothing else of branches: load_start,
+// last_step (where to stop), is_point / save_point (after each step).
 #pragma once
 
 #include <torch/torch.h>
@@ -33,11 +34,12 @@ class BranchHooks {
   // Throws std::runtime_error when a branch's parent has not recorded the
   // point, or the checkpoint there is missing, unusable or at another step.
   std::optional<CheckpointInfo> load_start(const std::string& own_ckpt, torch::nn::Module& model,
-                                           torch::optim::Optimizer& opt);
+                                           AdamW& opt);
 
-  // After an optimiser step: at a branch point, saves and records it.
-  void after_step(const CheckpointInfo& at, torch::nn::Module& model,
-                  torch::optim::Optimizer& opt);
+  // Whether a parent has a branch point after STEP optimiser steps.
+  bool is_point(int64_t step) const { return points_.count(step) > 0; }
+  // Saves and records the branch point AT (its step: is_point() must hold).
+  void save_point(const CheckpointInfo& at, torch::nn::Module& model, const AdamW& opt);
 
   // The checkpoint load_start() started from ("" when from scratch).
   const std::string& started_from() const { return started_from_; }

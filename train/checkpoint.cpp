@@ -22,7 +22,7 @@ void fsync_path(const std::string& path) {
 }  // namespace
 
 void save_checkpoint(const std::string& path, const CheckpointInfo& info, torch::nn::Module& model,
-                     torch::optim::Optimizer& opt) {
+                     const AdamW& opt) {
   torch::serialize::OutputArchive root;
   torch::serialize::OutputArchive m, o;
   model.save(m);
@@ -33,6 +33,9 @@ void save_checkpoint(const std::string& path, const CheckpointInfo& info, torch:
   root.write("step", c10::IValue(info.step));
   root.write("tokens", c10::IValue(info.tokens));
   root.write("elapsed_s", c10::IValue(info.elapsed_s));
+  root.write("window_steps", c10::IValue(info.window_steps));
+  root.write("window_loss_sum", c10::IValue(info.window_loss_sum));
+  root.write("window_grad_norm_sum", c10::IValue(info.window_grad_norm_sum));
   const std::string tmp = path + ".tmp";
   try {
     root.save_to(tmp);
@@ -47,8 +50,7 @@ void save_checkpoint(const std::string& path, const CheckpointInfo& info, torch:
 
 std::optional<CheckpointInfo> load_checkpoint(const std::string& path,
                                               const std::string& expect_run_id,
-                                              torch::nn::Module& model,
-                                              torch::optim::Optimizer& opt) {
+                                              torch::nn::Module& model, AdamW& opt) {
   if (!std::filesystem::exists(path)) return std::nullopt;
   CheckpointInfo info;
   try {
@@ -65,6 +67,12 @@ std::optional<CheckpointInfo> load_checkpoint(const std::string& path,
     info.tokens = v.toInt();
     root.read("elapsed_s", v);
     info.elapsed_s = v.toDouble();
+    root.read("window_steps", v);
+    info.window_steps = v.toInt();
+    root.read("window_loss_sum", v);
+    info.window_loss_sum = v.toDouble();
+    root.read("window_grad_norm_sum", v);
+    info.window_grad_norm_sum = v.toDouble();
     torch::serialize::InputArchive m, o;
     root.read("model", m);
     root.read("optimizer", o);

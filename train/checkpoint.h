@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 
+#include "train/optimizer.h"
+
 namespace scalelab::train {
 
 struct CheckpointInfo {
@@ -16,18 +18,22 @@ struct CheckpointInfo {
   int64_t step = 0;           // optimiser steps completed
   int64_t tokens = 0;         // tokens consumed
   double elapsed_s = 0;       // training wall time before this checkpoint
+  // The metrics row being averaged when the checkpoint was taken (steps since
+  // the last logged row, their summed loss and gradient norm), so a resumed
+  // run logs exactly the rows an uninterrupted one would.
+  int64_t window_steps = 0;
+  double window_loss_sum = 0, window_grad_norm_sum = 0;
 };
 
-// Writes PATH (the model and optimizer are any torch modules/optimizers).
+// Writes PATH (any torch module, and the trainer's AdamW state).
 void save_checkpoint(const std::string& path, const CheckpointInfo& info, torch::nn::Module& model,
-                     torch::optim::Optimizer& opt);
+                     const AdamW& opt);
 
 // Reads PATH into MODEL and OPT. nullopt when PATH does not exist. Throws
 // std::runtime_error naming PATH when it is corrupt or belongs to another run
 // (EXPECT_RUN_ID), so a resumed run never silently continues the wrong state.
 std::optional<CheckpointInfo> load_checkpoint(const std::string& path,
                                               const std::string& expect_run_id,
-                                              torch::nn::Module& model,
-                                              torch::optim::Optimizer& opt);
+                                              torch::nn::Module& model, AdamW& opt);
 
 }  // namespace scalelab::train

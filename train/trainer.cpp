@@ -1,11 +1,11 @@
 #include "train/trainer.h"
 
-#include <ATen/autocast_mode.h>
 #include <fmt/format.h>
-#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -14,7 +14,15 @@
 #include "train/checkpoint.h"
 #include "train/data.h"
 #include "train/env.h"
+#include "train/optimizer.h"
+#include "train/prefetch.h"
 #include "train/schedule.h"
+#include "train/step.h"
+
+#if SCALELAB_HAVE_CUDA
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
 
 namespace scalelab::train {
 
@@ -34,50 +42,24 @@ torch::Device pick_device(const std::string& want) {
 }
 
 // nanoGPT's split: matrices (and embeddings) decay, norms and biases do not.
-std::vector<torch::optim::OptimizerParamGroup> param_groups(torch::nn::Module& m,
-                                                            const spec::RunSpec& s) {
+AdamW make_optimizer(torch::nn::Module& m, const spec::RunSpec& s) {
   std::vector<torch::Tensor> decay, no_decay;
   for (auto& p : m.parameters()) (p.dim() >= 2 ? decay : no_decay).push_back(p);
-  auto with_wd = std::make_unique<torch::optim::AdamWOptions>(s.lr);
-  with_wd->betas({s.beta1, s.beta2}).weight_decay(s.weight_decay).eps(1e-8);
-  auto without = std::make_unique<torch::optim::AdamWOptions>(s.lr);
-  without->betas({s.beta1, s.beta2}).weight_decay(0.0).eps(1e-8);
-  std::vector<torch::optim::OptimizerParamGroup> g;
-  g.emplace_back(decay, std::move(with_wd));
-  g.emplace_back(no_decay, std::move(without));
-  return g;
+  AdamWOptions o;
+  o.lr = s.lr;
+  o.beta1 = s.beta1;
+  o.beta2 = s.beta2;
+  o.eps = 1e-8;
+  o.weight_decay = s.weight_decay;
+  o.max_grad_norm = s.grad_clip;
+  return AdamW(decay, no_decay, o);
 }
 
-// Mean cross-entropy of MODEL on [B, T+1] token windows.
-torch::Tensor lm_loss(models::Decoder& model, const torch::Tensor& window, bool autocast) {
-  auto x = window.slice(1, 0, -1), y = window.slice(1, 1);
-  if (autocast) {
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
-    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-  }
-  auto logits = model->forward(x);
-  if (autocast) {
-    at::autocast::set_autocast_enabled(at::kCUDA, false);
-    at::autocast::clear_cache();
-  }
-  return torch::nn::functional::cross_entropy(logits.reshape({-1, logits.size(-1)}).to(torch::kFloat),
-                                              y.reshape({-1}));
-}
-
-double evaluate(models::Decoder& model, const TokenData& data, const spec::RunSpec& s,
-                torch::Device dev, int64_t micro) {
-  torch::NoGradGuard ng;
-  model->eval();
-  const int64_t want = std::max<int64_t>(1, s.eval_tokens / s.model.seq_len);
-  const int64_t n = std::min(want, data.num_validation_windows());
-  double sum = 0;
-  for (int64_t i = 0; i < n; i += micro) {
-    const int64_t c = std::min(micro, n - i);
-    auto w = data.validation_windows(i, c).to(dev);
-    sum += lm_loss(model, w, dev.is_cuda()).item<double>() * c;
-  }
-  model->train();
-  return sum / n;
+models::Decoder build_model(const spec::RunSpec& s, torch::Device dev) {
+  models::Decoder m(s.model);
+  m->init_weights(s.seed);
+  m->to(dev);
+  return m;
 }
 
 std::string eta(double s) {
@@ -86,115 +68,278 @@ std::string eta(double s) {
                    : fmt::format("{}:{:02}", t / 60, t % 60);
 }
 
-}  // namespace
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
 
-TrainResult train_run(db::Database& db, const db::Run& run, const TrainOptions& opt) {
-  TrainResult res;
-  const spec::RunSpec s = spec::run_spec_from_json(nlohmann::json::parse(run.spec_json));
-  const torch::Device dev = pick_device(opt.device);
-  std::filesystem::create_directories(opt.run_dir);
-  const std::string ckpt = opt.run_dir + "/checkpoint.pt";
+// One run's training: the state that lives across steps, and the loop.
+class Trainer {
+ public:
+  Trainer(db::Database& db, const db::Run& run, const TrainOptions& opt)
+      : db_(db),
+        run_(run),
+        opt_(opt),
+        s_(spec::run_spec_from_json(nlohmann::json::parse(run.spec_json))),
+        branches_(db, run, s_, opt.run_dir),
+        dev_(pick_device(opt.device)),
+        ckpt_(opt.run_dir + "/checkpoint.pt"),
+        model_(build_model(s_, dev_)),
+        optim_(make_optimizer(*model_, s_)),
+        data_(TokenData::load(s_.data, s_.model.vocab, s_.model.seq_len)) {}
 
-  torch::manual_seed(s.seed);
-  models::Decoder model(s.model);
-  model->init_weights(s.seed);
-  model->to(dev);
-  torch::optim::AdamW optim(param_groups(*model, s));
-  const TokenData data = TokenData::load(s.data, s.model.vocab, s.model.seq_len);
+  TrainResult train();
 
-  CheckpointInfo at{run.id, 0, 0, 0.0};
-  BranchHooks branches(db, run, s, opt.run_dir);
-  if (auto c = branches.load_start(ckpt, *model, optim)) at = *c;
-  res.env_json = environment_json(dev, s).dump();
+ private:
+  void setup_step();
+  bool flush();  // false when a non-finite loss was found (res_ says where)
+  void log_row(int64_t step, double lr);
+  double evaluate();
+  void save();
+  void write_perf();
 
-  const int64_t steps = branches.last_step(), batch = s.batch_size(), seq = s.model.seq_len;
-  const int64_t micro = opt.micro_batch > 0 ? std::min(opt.micro_batch, batch) : batch;
-  const int64_t log_every = opt.log_every > 0 ? opt.log_every : std::max<int64_t>(1, steps / 100);
-  const int64_t eval_every = s.eval_interval();
-  if (at.step > 0 && opt.progress)
-    fmt::print(stderr, "[{}] resuming at step {}/{} from {}\n", run.id, at.step, steps,
-               branches.started_from());
+  db::Database& db_;
+  const db::Run& run_;
+  const TrainOptions& opt_;
+  const spec::RunSpec s_;
+  BranchHooks branches_;  // WSD parents and branches: where to start, where to stop
+  const torch::Device dev_;
+  const std::string ckpt_;
+  models::Decoder model_;
+  AdamW optim_;
+  const TokenData data_;
+  std::unique_ptr<TrainStep> step_;
+  std::unique_ptr<Prefetcher> prefetch_;
+  CheckpointInfo at_;
+  TrainResult res_;
+  int64_t micro_ = 0;
 
-  const auto t0 = Clock::now();
-  auto last_ckpt = t0, last_beat = t0, last_log = t0;
-  double loss_sum = 0;
-  int64_t loss_n = 0, tokens_here = 0, log_tokens = 0;
-  for (int64_t step = at.step; step < steps; ++step) {
-    if (opt.stop && opt.stop->load()) {
-      at.elapsed_s += seconds_since(t0);
-      save_checkpoint(ckpt, at, *model, optim);
-      res.outcome = Outcome::Interrupted;
-      res.steps_done = step;
-      return res;
+  // Per-step (loss, grad norm) rows on the device, not yet read by the host.
+  torch::Tensor hist_;
+  int64_t pending_ = 0;
+  std::vector<double> pending_lr_;
+  // Time accounting.
+  Clock::time_point t0_ = Clock::now(), last_log_ = t0_;
+  double eval_s_ = 0, ckpt_s_ = 0, startup_s_ = -1;
+  int64_t tokens_here_ = 0, log_tokens_ = 0;
+  std::vector<double> interval_tps_;
+};
+
+void Trainer::setup_step() {
+  const int64_t batch = s_.batch_size(), seq = s_.model.seq_len;
+  micro_ = opt_.micro_batch > 0 ? opt_.micro_batch : run_.micro_batch > 0 ? run_.micro_batch : batch;
+  micro_ = std::min(micro_, batch);
+  StepOptions so;
+  so.batch = batch;
+  so.seq_len = seq;
+  so.micro_batch = micro_;
+  so.cuda_graph = opt_.cuda_graph;
+  step_ = std::make_unique<TrainStep>(model_, optim_, dev_, so);
+  const uint64_t seed = s_.seed;
+  const TokenData* data = &data_;
+  prefetch_ = std::make_unique<Prefetcher>(
+      [data, batch, seed](int64_t step, int64_t* out) {
+        auto t = data->batch(Split::Train, batch, seed, step);
+        std::memcpy(out, t.data_ptr<int64_t>(), t.numel() * sizeof(int64_t));
+      },
+      std::vector<int64_t>{batch, seq + 1}, dev_, at_.step);
+  const int64_t log_every =
+      opt_.log_every > 0 ? opt_.log_every : std::max<int64_t>(1, s_.steps() / 100);
+  hist_ = torch::zeros({log_every, 2}, torch::dtype(torch::kFloat32).device(dev_));
+}
+
+// Reads the pending steps' losses and gradient norms (the only host sync of
+// the loop) into the averaging window, in step order.
+bool Trainer::flush() {
+  if (pending_ == 0) return true;
+  auto h = hist_.narrow(0, 0, pending_).to(torch::kCPU, torch::kFloat64).contiguous();
+  const double* p = h.data_ptr<double>();
+  const int64_t first = at_.step - pending_;
+  for (int64_t i = 0; i < pending_; ++i) {
+    const int64_t step = first + i + 1;
+    const double loss = p[2 * i], norm = p[2 * i + 1];
+    if (!std::isfinite(loss)) {
+      db_.log_metrics({{run_.id, step, step * s_.batch_size() * s_.model.seq_len, loss, std::nullopt,
+                        pending_lr_[i], std::nullopt, at_.elapsed_s + seconds_since(t0_), norm}});
+      res_.error = fmt::format("non-finite training loss ({}) at step {}", loss, step);
+      res_.steps_done = step - 1;
+      return false;
     }
-    const double lr = lr_at(s, step);
-    for (auto& g : optim.param_groups()) g.options().set_lr(lr);
-    auto window = data.batch(Split::Train, batch, s.seed, step).to(dev);
-    double step_loss = 0;
-    for (int64_t i = 0; i < batch; i += micro) {
-      auto w = window.slice(0, i, std::min(batch, i + micro));
-      auto loss = lm_loss(model, w, dev.is_cuda());
-      const double share = static_cast<double>(w.size(0)) / batch;
-      (loss * share).backward();
-      step_loss += loss.item<double>() * share;
-    }
-    if (!std::isfinite(step_loss)) {
-      db.log_metrics({{run.id, step + 1, at.tokens + batch * seq, step_loss, std::nullopt, lr,
-                       std::nullopt, at.elapsed_s + seconds_since(t0)}});
-      res.error = fmt::format("non-finite training loss ({}) at step {}", step_loss, step + 1);
-      res.steps_done = step;
-      return res;
-    }
-    torch::nn::utils::clip_grad_norm_(model->parameters(), s.grad_clip);
-    optim.step();
-    optim.zero_grad();
-    at.step = step + 1;
-    at.tokens += batch * seq;
-    tokens_here += batch * seq;
-    log_tokens += batch * seq;
-    loss_sum += step_loss;
-    ++loss_n;
-    branches.after_step(at, *model, optim);
-    if (opt.on_step) opt.on_step(at.step, step_loss);
+    at_.window_loss_sum += loss;
+    at_.window_grad_norm_sum += norm;
+    ++at_.window_steps;
+    if (opt_.on_step) opt_.on_step(step, loss);
+  }
+  pending_ = 0;
+  pending_lr_.clear();
+  return true;
+}
 
-    const bool last = at.step == steps;
-    const bool do_eval = at.step % eval_every == 0 || last;
-    if (at.step % log_every == 0 || do_eval) {
-      const double tps = log_tokens / std::max(1e-9, seconds_since(last_log));
-      std::optional<double> val;
-      if (do_eval) val = evaluate(model, data, s, dev, micro);
-      const double elapsed = at.elapsed_s + seconds_since(t0);
-      db.log_metrics({{run.id, at.step, at.tokens, loss_sum / loss_n, val, lr, tps, elapsed}});
-      if (opt.progress) {
-        const double rate = tokens_here / std::max(1e-9, seconds_since(t0));
-        fmt::print(stderr, "[{}] step {}/{} loss {:.4f}{} lr {:.2e} {:.0f} tok/s ETA {}\n", run.id,
-                   at.step, steps, loss_sum / loss_n, val ? fmt::format(" val {:.4f}", *val) : "",
-                   lr, tps, eta((steps - at.step) * batch * seq / std::max(1.0, rate)));
-      }
-      if (last) res.final_val_loss = *val;
-      loss_sum = 0;
-      loss_n = 0;
-      log_tokens = 0;
-      last_log = Clock::now();
+void Trainer::log_row(int64_t step, double lr) {
+  const int64_t steps = branches_.last_step();
+  const bool last = step == steps;
+  const bool do_eval = step % s_.eval_interval() == 0 || last;
+  const double interval = seconds_since(last_log_);
+  const double tps = log_tokens_ / std::max(1e-9, interval);
+  if (tokens_here_ > log_tokens_) interval_tps_.push_back(tps);  // not the first interval
+  std::optional<double> val;
+  if (do_eval) val = evaluate();
+  const double n = static_cast<double>(std::max<int64_t>(1, at_.window_steps));
+  const double loss = at_.window_loss_sum / n;
+  db_.log_metrics({{run_.id, step, at_.tokens, loss, val, lr, tps, at_.elapsed_s + seconds_since(t0_),
+                    at_.window_grad_norm_sum / n}});
+  if (opt_.progress) {
+    const double rate = tokens_here_ / std::max(1e-9, seconds_since(t0_));
+    fmt::print(stderr, "[{}] step {}/{} loss {:.4f}{} lr {:.2e} {:.0f} tok/s ETA {}\n", run_.id, step,
+               steps, loss, val ? fmt::format(" val {:.4f}", *val) : "", lr, tps,
+               eta((steps - step) * s_.batch_tokens / std::max(1.0, rate)));
+  }
+  if (last) res_.final_val_loss = *val;
+  at_.window_steps = 0;
+  at_.window_loss_sum = at_.window_grad_norm_sum = 0;
+  log_tokens_ = 0;
+  last_log_ = Clock::now();
+}
+
+// Mean held-out loss over the same fixed windows for every run of a sweep.
+double Trainer::evaluate() {
+  const auto t = Clock::now();
+  torch::NoGradGuard ng;
+  AutocastGuard autocast(dev_.is_cuda());
+  const int64_t want = std::max<int64_t>(1, s_.eval_tokens / s_.model.seq_len);
+  const int64_t n = std::min(want, data_.num_validation_windows());
+  const int64_t seq = s_.model.seq_len;
+  torch::Tensor sum = torch::zeros({}, torch::dtype(torch::kFloat64).device(dev_));
+  for (int64_t i = 0; i < n; i += micro_) {
+    const int64_t c = std::min(micro_, n - i);
+    auto w = data_.validation_windows(i, c).to(dev_);
+    sum += model_->loss(w.narrow(1, 0, seq), w.narrow(1, 1, seq)).to(torch::kFloat64) * c;
+  }
+  const double v = sum.item<double>() / n;
+  eval_s_ += seconds_since(t);
+  return v;
+}
+
+void Trainer::save() {
+  const auto t = Clock::now();
+  CheckpointInfo c = at_;
+  c.elapsed_s += seconds_since(t0_);
+  save_checkpoint(ckpt_, c, *model_, optim_);
+  ckpt_s_ += seconds_since(t);
+}
+
+void Trainer::write_perf() {
+  nlohmann::json p;
+  const double steady = median(interval_tps_);
+  const double train_s = seconds_since(t0_) - eval_s_ - ckpt_s_;
+  p["tokens_per_s"] = steady > 0 ? steady : tokens_here_ / std::max(1e-9, train_s);
+  p["tokens_per_s_overall"] = tokens_here_ / std::max(1e-9, train_s);
+  p["flop_convention"] =
+      "planner's exact training FLOPs per token (models/spec train_flops_per_token: 3 x forward, "
+      "weight matmuls, output head, attention / state terms)";
+  p["flops_per_token"] = run_.tokens > 0 ? run_.flops / static_cast<double>(run_.tokens) : 0.0;
+  if (auto peak = bf16_peak_flops(dev_)) {
+    p["peak_flops"] = *peak;
+    p["mfu"] = p["tokens_per_s"].get<double>() * p["flops_per_token"].get<double>() / *peak;
+  }
+  p["device"] = device_name(dev_);
+  if (dev_.is_cuda()) p["peak_memory_bytes"] = peak_memory_bytes(dev_);
+  if (run_.memory_estimate) p["memory_estimate_bytes"] = *run_.memory_estimate;
+  p["startup_s"] = startup_s_;
+  p["eval_s"] = eval_s_;
+  p["checkpoint_s"] = ckpt_s_;
+  p["train_s"] = train_s;
+  p["micro_batch"] = micro_;
+  p["accumulation"] = (s_.batch_size() + micro_ - 1) / micro_;
+  p["cuda_graph"] = step_ && step_->graphed();
+  if (step_ && !step_->capture_error().empty()) p["cuda_graph_error"] = step_->capture_error();
+  res_.perf_json = p.dump();
+  db_.set_run_perf(run_.id, res_.perf_json);
+}
+
+TrainResult Trainer::train() {
+  std::filesystem::create_directories(opt_.run_dir);
+  at_ = CheckpointInfo{run_.id, 0, 0, 0.0};
+  if (auto c = branches_.load_start(ckpt_, *model_, optim_)) at_ = *c;
+  res_.env_json = environment_json(dev_, s_).dump();
+#if SCALELAB_HAVE_CUDA
+  // Every step runs on one non-default stream: CUDA graphs are captured on it.
+  std::optional<c10::cuda::CUDAStreamGuard> stream;
+  if (dev_.is_cuda()) stream.emplace(c10::cuda::getStreamFromPool(false, dev_.index()));
+#endif
+  setup_step();
+  const int64_t steps = branches_.last_step(), step_tokens = s_.batch_size() * s_.model.seq_len;
+  const int64_t log_every = hist_.size(0);
+  if (at_.step > 0 && opt_.progress)
+    fmt::print(stderr, "[{}] resuming at step {}/{} from {}\n", run_.id, at_.step, steps,
+               branches_.started_from());
+  t0_ = last_log_ = Clock::now();
+  auto last_ckpt = t0_, last_beat = t0_;
+  while (at_.step < steps) {
+    const bool ckpt_due = seconds_since(last_ckpt) >= opt_.checkpoint_every_s;
+    bool stopping = opt_.stop && opt_.stop->load();
+    if (stopping || ckpt_due || pending_ == log_every) {
+      if (!flush()) return res_;
+      stopping = opt_.stop && opt_.stop->load();  // on_step callbacks may have asked
     }
-    if (seconds_since(last_beat) >= opt.heartbeat_every_s) {
-      db.heartbeat(run.id);
-      last_beat = Clock::now();
+    if (stopping) {
+      save();
+      write_perf();
+      res_.outcome = Outcome::Interrupted;
+      res_.steps_done = at_.step;
+      return res_;
     }
-    if (!last && seconds_since(last_ckpt) >= opt.checkpoint_every_s) {
-      CheckpointInfo c = at;
-      c.elapsed_s += seconds_since(t0);
-      save_checkpoint(ckpt, c, *model, optim);
+    if (ckpt_due) {
+      if (at_.step > 0) save();
       last_ckpt = Clock::now();
+    }
+    const double lr = lr_at(s_, at_.step);
+    prefetch_->next_into(at_.step, step_->input());
+    step_->run(lr);
+    hist_.select(0, pending_++).copy_(step_->stats());
+    pending_lr_.push_back(lr);
+    ++at_.step;
+    at_.tokens += step_tokens;
+    tokens_here_ += step_tokens;
+    log_tokens_ += step_tokens;
+    const bool last = at_.step == steps;
+    // A branch point gets a row, so the branches start with an empty window.
+    const bool point = branches_.is_point(at_.step);
+    if (at_.step % log_every == 0 || at_.step % s_.eval_interval() == 0 || last || point) {
+      if (!flush()) return res_;
+      if (startup_s_ < 0) startup_s_ = seconds_since_process_start();
+      log_row(at_.step, lr);
+    } else if (startup_s_ < 0 && tokens_here_ == step_tokens) {
+      if (!flush()) return res_;  // the first step's end, for the start-up time
+      startup_s_ = seconds_since_process_start();
+    }
+    if (point) {
+      CheckpointInfo c = at_;
+      c.elapsed_s += seconds_since(t0_);
+      branches_.save_point(c, *model_, optim_);
+    }
+    if (seconds_since(last_beat) >= opt_.heartbeat_every_s) {
+      db_.heartbeat(run_.id);
+      last_beat = Clock::now();
     }
   }
   // The trained weights stay for evals; the resumable state is no longer needed.
-  torch::save(model, opt.run_dir + "/model.pt");
-  std::filesystem::remove(ckpt);
-  res.outcome = Outcome::Done;
-  res.steps_done = steps;
-  res.tokens_per_s = tokens_here / std::max(1e-9, seconds_since(t0));
-  return res;
+  torch::save(model_, opt_.run_dir + "/model.pt");
+  std::filesystem::remove(ckpt_);
+  write_perf();
+  res_.outcome = Outcome::Done;
+  res_.steps_done = steps;
+  res_.tokens_per_s = nlohmann::json::parse(res_.perf_json).value("tokens_per_s", 0.0);
+  return res_;
+}
+
+}  // namespace
+
+TrainResult train_run(db::Database& db, const db::Run& run, const TrainOptions& opt) {
+  torch::manual_seed(spec::run_spec_from_json(nlohmann::json::parse(run.spec_json)).seed);
+  Trainer t(db, run, opt);
+  return t.train();
 }
 
 }  // namespace scalelab::train

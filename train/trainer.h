@@ -1,11 +1,24 @@
 // Trains one run from scratch (or resumes it from its checkpoint) and records
 // everything in the database.
 //
-// Per step: lr from the schedule, a batch that is a function of (seed, step),
-// forward (bf16 autocast on CUDA), cross-entropy, backward, global-norm
-// clipping, AdamW. Every log interval a metrics row (mean train loss since the
-// last row, lr, tokens/s); every eval interval and at the end the held-out loss
-// on the same fixed validation windows for every run, so runs compare.
+// Per step: lr from the schedule, a batch that is a function of (seed, step)
+// (made ahead on a worker thread and copied to the GPU on a copy stream:
+// train/prefetch.h), then one TrainStep (train/step.h): micro-batches with
+// gradient accumulation, bf16 autocast on CUDA, the fused head + loss,
+// backward, fused clipping + AdamW, the whole step replayed as a CUDA graph.
+// The loop never waits for the GPU except at logging steps: each step's loss
+// and gradient norm stay on the device until a metrics row is due (every
+// log_every steps: mean train loss and gradient norm since the last row, lr,
+// tokens/s); every eval interval and at the end the held-out loss on the same
+// fixed validation windows for every run, so runs compare.
+//
+// Measured per run (runs.perf, JSON): tokens_per_s (steady state: the median
+// of the logged intervals after the first), mfu (tokens_per_s x the planner's
+// exact training FLOPs per token / the GPU's dense bf16 peak; "flop_convention"
+// and "peak_flops" say which), peak_memory_bytes beside the planner's
+// memory_estimate_bytes, startup_s (process start to the first step done),
+// eval_s and checkpoint_s (time not spent training), micro_batch, accumulation,
+// cuda_graph.
 //
 // Nothing is lost: the checkpoint is written atomically every
 // checkpoint_every_s and when asked to stop (SIGINT/SIGTERM); a non-finite loss
@@ -28,7 +41,9 @@ struct TrainOptions {
   double checkpoint_every_s = 120;   // wall seconds between checkpoints
   double heartbeat_every_s = 10;
   int64_t log_every = 0;             // steps between metric rows; 0: ~100 rows per run
-  int64_t micro_batch = 0;           // sequences per forward; 0: the whole batch
+  int64_t micro_batch = 0;           // sequences per forward; 0: the run's planned one
+                                     // (runs.micro_batch), else the whole batch
+  bool cuda_graph = true;            // capture the step in a CUDA graph on a GPU
   bool progress = true;              // one progress line per log interval on stderr
   const std::atomic<bool>* stop = nullptr;  // set by a signal handler: checkpoint and return
   // Called after every optimiser step with (steps done, that step's loss).
@@ -44,6 +59,7 @@ struct TrainResult {
   double final_val_loss = 0;
   double tokens_per_s = 0;  // mean over this process's steps
   std::string env_json;     // code version, hardware, library versions, seed
+  std::string perf_json;    // the measurements above (also stored as runs.perf)
 };
 
 // Trains RUN (already claimed as running by this process or its scheduler),

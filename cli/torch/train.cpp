@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 
 #include "cli/command.h"
 #include "db/db.h"
@@ -25,6 +26,7 @@ struct TrainArgs {
   std::string run_id, worker, run_dir, device = "auto";
   int threads = 0;
   double checkpoint_every = 120;
+  std::string cuda_graph = "on";
 };
 
 int train_one(const Context& ctx, const TrainArgs& a) {
@@ -55,6 +57,9 @@ int train_one(const Context& ctx, const TrainArgs& a) {
   opt.device = a.device;
   opt.checkpoint_every_s = a.checkpoint_every;
   opt.stop = &g_stop;
+  // SCALELAB_CUDA_GRAPH=off reaches the runs a scheduler starts.
+  const char* env_graph = std::getenv("SCALELAB_CUDA_GRAPH");
+  opt.cuda_graph = a.cuda_graph == "on" && !(env_graph && std::string(env_graph) == "off");
   train::TrainResult res;
   try {
     res = train::train_run(db, *run, opt);
@@ -94,6 +99,11 @@ void add_train(CLI::App& app, Context& ctx) {
   sub->add_option("--device", a->device, "auto | cpu | cuda | cuda:N")->capture_default_str();
   sub->add_option("--threads", a->threads, "torch intra-op threads (0: torch's default)");
   sub->add_option("--checkpoint-every", a->checkpoint_every, "seconds between checkpoints")
+      ->capture_default_str();
+  sub->add_option("--cuda-graph", a->cuda_graph,
+                  "on | off: replay each step as a CUDA graph on a GPU (env SCALELAB_CUDA_GRAPH=off "
+                  "turns it off for the runs a scheduler starts)")
+      ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
   sub->callback([&ctx, a] { ctx.rc = train_one(ctx, *a); });
 }

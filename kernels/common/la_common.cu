@@ -7,18 +7,6 @@
 
 namespace scalelab::kernels::cuda {
 
-void check_launch(const char* what) {
-  const cudaError_t err = cudaGetLastError();
-  TORCH_CHECK(err == cudaSuccess, what, ": CUDA launch failed: ", cudaGetErrorString(err));
-}
-
-void set_smem(const void* fn, int bytes) {
-  const cudaError_t err =
-      cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
-  TORCH_CHECK(err == cudaSuccess, "linear attention: cannot give a kernel ", bytes,
-              " bytes of shared memory: ", cudaGetErrorString(err));
-}
-
 namespace {
 
 // One thread per (chunk, head, gate column): an inclusive prefix sum over the

@@ -22,6 +22,7 @@
 // This header holds the launchers; each .cu instantiates one (family, K).
 #pragma once
 
+#include "kernels/common/launch.cuh"
 #include "kernels/common/la_scan.cuh"
 #include "kernels/common/la_tiles.cuh"
 #include "kernels/common/la_tiles_vec.cuh"
@@ -29,9 +30,6 @@
 namespace scalelab::kernels::cuda {
 
 // ---------------------------------------------------------------- launchers
-
-void check_launch(const char* what);
-void set_smem(const void* fn, int bytes);
 
 template <int DK, bool kVec, bool kFwd>
 void launch_scan(const LinearAttnParams& p, cudaStream_t st) {

@@ -56,11 +56,12 @@ TEST(Training, EveryArchitectureOverfitsAFixedBatch) {
 // them by far more than this tolerance, while rounding differences between
 // CPUs (AVX2 vs AVX-512 kernels) must not. At lr 1e-2 the 8-layer hybrid was
 // chaotic: a 1e-7 relative change of its weights grew to 5e-2 in the loss by
-// step 19 (it failed on an Intel machine against AMD goldens). At 3e-3 every
-// run stays within 2e-4 of the perturbed one, which
-// GoldenRunsAreWellConditioned keeps true.
+// step 19 (it failed on an Intel machine against AMD goldens); at 3e-3 it
+// still grew to 7e-4 on another Intel machine (2026-12-02). At 1e-3 every run
+// stays well within a quarter of the tolerance of the perturbed one, which
+// GoldenRunsAreWellConditioned keeps true (it prints the margin).
 constexpr double kGoldenTolerance = 1e-3;
-constexpr double kGoldenLr = 3e-3;
+constexpr double kGoldenLr = 1e-3;
 constexpr int kGoldenSteps = 20;
 
 struct Golden {
@@ -128,8 +129,12 @@ TEST(Training, GoldenRunsAreWellConditioned) {
     SCOPED_TRACE(g.name);
     const auto a = train_losses(g.descriptor, kGoldenSteps, kGoldenLr);
     const auto b = train_losses(g.descriptor, kGoldenSteps, kGoldenLr, 1e-7);
-    for (size_t i = 0; i < a.size(); ++i)
+    double worst = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
       EXPECT_NEAR(a[i], b[i], kGoldenTolerance / 4) << "step " << i;
+      worst = std::max(worst, std::abs(a[i] - b[i]));
+    }
+    std::printf("%s: a 1e-7 weight perturbation moves the losses by %.2e at most\n", g.name, worst);
   }
 }
 

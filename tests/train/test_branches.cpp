@@ -11,7 +11,7 @@
 #include "db/lineage.h"
 #include "models/spec/run_spec.h"
 #include "models/spec/wsd.h"
-#include "tests/train/tiny_run.h"
+#include "tests/train/trainer_fixture.h"
 #include "train/trainer.h"
 
 namespace fs = std::filesystem;
@@ -21,9 +21,7 @@ namespace {
 
 constexpr int64_t kBatch = 8 * 32;
 
-struct Fixture : scalelab::testing::TinyCorpus {
-  Fixture() : TinyCorpus("branches") {}
-};
+using scalelab::testing::Fixture;
 
 // A parent of 20 steps with branches at 10 and 20 steps: decays of 2 and 4
 // steps, branch points 8 and 16.

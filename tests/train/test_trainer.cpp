@@ -5,28 +5,16 @@
 #include <fstream>
 
 #include "db/db.h"
+#include "tests/common/temp_dir.h"
 #include "models/spec/run_spec.h"
-#include "tests/train/tiny_run.h"
 #include "train/trainer.h"
+#include "tests/train/trainer_fixture.h"
 
 namespace fs = std::filesystem;
 using namespace scalelab;
-
-namespace {
-
-struct Fixture : scalelab::testing::TinyCorpus {
-  Fixture() : TinyCorpus("trainer") {}
-};
-
+using scalelab::testing::Fixture;
+using scalelab::testing::insert;
 using scalelab::testing::tiny_spec;
-
-db::Run insert(db::Database& db, const spec::RunSpec& s) {
-  const std::string id = scalelab::testing::add_run(db, s);
-  EXPECT_TRUE(db.claim_run(id, "w"));
-  return *db.get_run(id);
-}
-
-}  // namespace
 
 TEST(Trainer, LossDecreasesAndMetricsAreLogged) {
   Fixture fx;

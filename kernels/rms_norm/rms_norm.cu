@@ -1,0 +1,193 @@
+// Fused RMSNorm: one warp per row, fp32 statistics, 8-element vector accesses.
+// Forward reads x once and writes y (and rstd); backward reads dy and x twice
+// (the second time from L1) and writes dx, accumulating the weight gradient per
+// warp in shared memory (each lane owns its columns: no atomics, so the sum is
+// deterministic), then per block into dw_partial.
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <c10/util/Exception.h>
+
+#include <algorithm>
+#include <type_traits>
+
+#include "kernels/common/launch.cuh"
+#include "kernels/common/vec8.cuh"
+#include "kernels/rms_norm/cuda.h"
+
+namespace scalelab::kernels::cuda {
+namespace {
+
+using bf16 = __nv_bfloat16;
+constexpr int kFwdWarps = 8, kBwdWarps = 4;
+
+// TA = void: plain norm of x. Otherwise h = x + a is written to h (the
+// residual stream) and normalised; the second pass rereads h from L1/L2.
+template <class TX, class TY, class TA>
+__global__ void __launch_bounds__(kFwdWarps * 32)
+    rms_norm_fwd_kernel(const TX* __restrict__ x, const float* __restrict__ w, TY* __restrict__ y,
+                        float* __restrict__ rstd, int64_t rows, int d, float eps,
+                        const TA* __restrict__ a, TX* __restrict__ h) {
+  constexpr bool kRes = !std::is_void_v<TA>;
+  const int lane = threadIdx.x % 32;
+  const int64_t row = (int64_t)blockIdx.x * kFwdWarps + threadIdx.x / 32;
+  if (row >= rows) return;
+  float ss = 0.f;
+  for (int i = lane * 8; i < d; i += 256) {
+    float v[8];
+    load8(x + row * d + i, v);
+    if constexpr (kRes) {
+      float r[8];
+      load8(a + row * d + i, r);
+#pragma unroll
+      for (int j = 0; j < 8; ++j) v[j] += r[j];
+      store8(h + row * d + i, v);
+    }
+#pragma unroll
+    for (int j = 0; j < 8; ++j) ss += v[j] * v[j];
+  }
+  const TX* xr = (kRes ? h : x) + row * d;
+  const float r = rsqrtf(warp_sum(ss) / d + eps);
+  __syncwarp();  // h written above by other lanes is read back below
+  TY* yr = y + row * d;
+  for (int i = lane * 8; i < d; i += 256) {
+    float v[8], g[8];
+    load8(xr + i, v);
+    load8(w + i, g);
+#pragma unroll
+    for (int j = 0; j < 8; ++j) v[j] = v[j] * r * g[j];
+    store8(yr + i, v);
+  }
+  if (lane == 0) rstd[row] = r;
+}
+
+// dx_i = r (w_i dy_i - x_i r^2 mean_j(dy_j w_j x_j)),  dw_i = sum_rows dy_i x_i r.
+// TA = void: plain backward. Otherwise dx += dh (if given; the residual
+// stream's own gradient) and dx is written once more, as da in TA.
+template <class TX, class TY, class TA>
+__global__ void __launch_bounds__(kBwdWarps * 32)
+    rms_norm_bwd_kernel(const TY* __restrict__ dy, const TX* __restrict__ x,
+                        const float* __restrict__ w, const float* __restrict__ rstd,
+                        TX* __restrict__ dx, float* __restrict__ dw_partial, int64_t rows, int d,
+                        const float* __restrict__ dh, TA* __restrict__ da) {
+  constexpr bool kRes = !std::is_void_v<TA>;
+  extern __shared__ float dw_smem[];  // [kBwdWarps][d]
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  float* mine = dw_smem + warp * d;
+  for (int i = lane; i < d; i += 32) mine[i] = 0.f;
+  __syncwarp();
+  const int64_t stride = (int64_t)gridDim.x * kBwdWarps;
+  for (int64_t row = (int64_t)blockIdx.x * kBwdWarps + warp; row < rows; row += stride) {
+    const TX* xr = x + row * d;
+    const TY* dyr = dy + row * d;
+    const float r = rstd[row];
+    float dot = 0.f;
+    for (int i = lane * 8; i < d; i += 256) {
+      float a[8], b[8], g[8];
+      load8(xr + i, a);
+      load8(dyr + i, b);
+      load8(w + i, g);
+#pragma unroll
+      for (int j = 0; j < 8; ++j) dot += a[j] * b[j] * g[j];
+    }
+    const float c = warp_sum(dot) * r * r / d;
+    TX* dxr = dx + row * d;
+    for (int i = lane * 8; i < d; i += 256) {
+      float a[8], b[8], g[8], o[8];
+      load8(xr + i, a);
+      load8(dyr + i, b);
+      load8(w + i, g);
+#pragma unroll
+      for (int j = 0; j < 8; ++j) {
+        o[j] = r * (g[j] * b[j] - a[j] * c);
+        mine[i + j] += b[j] * a[j] * r;
+      }
+      if constexpr (kRes) {
+        if (dh != nullptr) {
+          float e[8];
+          load8(dh + row * d + i, e);
+#pragma unroll
+          for (int j = 0; j < 8; ++j) o[j] += e[j];
+        }
+        store8(da + row * d + i, o);
+      }
+      store8(dxr + i, o);
+    }
+  }
+  __syncthreads();
+  for (int i = threadIdx.x; i < d; i += kBwdWarps * 32) {
+    float s = 0.f;
+#pragma unroll
+    for (int k = 0; k < kBwdWarps; ++k) s += dw_smem[k * d + i];
+    dw_partial[(int64_t)blockIdx.x * d + i] = s;
+  }
+}
+
+template <class TX, class TY, class TA = void>
+void launch_fwd(const RmsNormFwd& a, cudaStream_t st) {
+  const int blocks = static_cast<int>((a.rows + kFwdWarps - 1) / kFwdWarps);
+  rms_norm_fwd_kernel<TX, TY, TA><<<blocks, kFwdWarps * 32, 0, st>>>(
+      static_cast<const TX*>(a.x), a.w, static_cast<TY*>(a.y), a.rstd, a.rows, a.d, a.eps,
+      static_cast<const TA*>(a.a), reinterpret_cast<TX*>(a.h));
+  check_launch("rms_norm forward");
+}
+
+template <class TX, class TY, class TA = void>
+void launch_bwd(const RmsNormBwd& a, cudaStream_t st) {
+  auto fn = rms_norm_bwd_kernel<TX, TY, TA>;
+  const int smem = kBwdWarps * a.d * static_cast<int>(sizeof(float));
+  static bool configured = false;  // per instantiation; the attribute is per function
+  if (!configured) {
+    set_smem(reinterpret_cast<const void*>(fn), kBwdWarps * kRmsNormMaxDim * sizeof(float));
+    configured = true;
+  }
+  fn<<<rms_norm_backward_blocks(a.rows, a.d), kBwdWarps * 32, smem, st>>>(
+      static_cast<const TY*>(a.dy), static_cast<const TX*>(a.x), a.w, a.rstd,
+      static_cast<TX*>(a.dx), a.dw_partial, a.rows, a.d, a.dh, static_cast<TA*>(a.da));
+  check_launch("rms_norm backward");
+}
+
+}  // namespace
+
+void rms_norm_forward(const RmsNormFwd& a, void* stream) {
+  if (a.rows == 0) return;
+  auto st = static_cast<cudaStream_t>(stream);
+  if (a.a != nullptr) {  // residual form: x fp32
+    TORCH_CHECK(!a.x_bf16, "add_rms_norm: the residual stream must be fp32 on the GPU");
+    if (a.a_bf16)
+      a.y_bf16 ? launch_fwd<float, bf16, bf16>(a, st) : launch_fwd<float, float, bf16>(a, st);
+    else
+      a.y_bf16 ? launch_fwd<float, bf16, float>(a, st) : launch_fwd<float, float, float>(a, st);
+    return;
+  }
+  if (a.x_bf16) {
+    a.y_bf16 ? launch_fwd<bf16, bf16>(a, st) : launch_fwd<bf16, float>(a, st);
+  } else {
+    a.y_bf16 ? launch_fwd<float, bf16>(a, st) : launch_fwd<float, float>(a, st);
+  }
+}
+
+int rms_norm_backward_blocks(int64_t rows, int d) {
+  (void)d;
+  const int64_t by_rows = (rows + kBwdWarps - 1) / kBwdWarps;
+  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(by_rows, 2 * sm_count())));
+}
+
+void rms_norm_backward(const RmsNormBwd& a, void* stream) {
+  auto st = static_cast<cudaStream_t>(stream);
+  if (a.da != nullptr) {
+    TORCH_CHECK(!a.x_bf16, "add_rms_norm: the residual stream must be fp32 on the GPU");
+    if (a.a_bf16)
+      a.y_bf16 ? launch_bwd<float, bf16, bf16>(a, st) : launch_bwd<float, float, bf16>(a, st);
+    else
+      a.y_bf16 ? launch_bwd<float, bf16, float>(a, st) : launch_bwd<float, float, float>(a, st);
+    return;
+  }
+  if (a.x_bf16) {
+    a.y_bf16 ? launch_bwd<bf16, bf16>(a, st) : launch_bwd<bf16, float>(a, st);
+  } else {
+    a.y_bf16 ? launch_bwd<float, bf16>(a, st) : launch_bwd<float, float>(a, st);
+  }
+}
+
+}  // namespace scalelab::kernels::cuda

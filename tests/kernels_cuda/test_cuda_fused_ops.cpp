@@ -1,0 +1,291 @@
+// Device tests of the fused training ops' CUDA kernels (kernels/rms_norm,
+// swiglu, rope, cross_entropy) against their LibTorch references on the same
+// inputs: outputs and every gradient, relative RMS error within the bf16
+// rounding of one op (1e-2 for bf16 results, 1e-4 for fp32 ones), shapes with
+// row counts that fill no block exactly; plus run-to-run determinism of the
+// reductions. Skipped where no GPU is present (CI).
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cstdio>
+
+#include "kernels/causal_conv1d/op.h"
+#include "kernels/cross_entropy/op.h"
+#include "kernels/hgrn2_gates/op.h"
+#include "kernels/rms_norm/op.h"
+#include "kernels/rope/op.h"
+#include "kernels/ssd_inputs/op.h"
+#include "kernels/swiglu/op.h"
+
+namespace k = scalelab::kernels;
+
+namespace {
+
+bool have_gpu() { return torch::cuda::is_available(); }
+
+double rel_rms(const torch::Tensor& a, const torch::Tensor& ref) {
+  auto r = ref.to(torch::kFloat64);
+  const double den = r.norm().item<double>();
+  const double num = (a.to(torch::kFloat64) - r).norm().item<double>();
+  return den == 0 ? num : num / den;
+}
+
+void expect_rel(const char* what, const torch::Tensor& got, const torch::Tensor& ref, double tol) {
+  ASSERT_EQ(got.sizes(), ref.sizes()) << what;
+  EXPECT_TRUE(torch::isfinite(got).all().item<bool>()) << what << ": non-finite values";
+  const double e = rel_rms(got, ref);
+  std::printf("  %-28s rel rms %.2e\n", what, e);
+  EXPECT_LT(e, tol) << what;
+}
+
+auto cuda(torch::ScalarType t) { return torch::dtype(t).device(torch::kCUDA); }
+
+// Output and gradients of F on a leaf copy of each input.
+template <class F>
+std::vector<torch::Tensor> run(F f, std::vector<torch::Tensor> in, const torch::Tensor& dy) {
+  for (auto& t : in) t = t.detach().clone().requires_grad_(true);
+  auto y = f(in);
+  y.backward(dy);
+  std::vector<torch::Tensor> out{y.detach()};
+  for (auto& t : in) out.push_back(t.grad());
+  return out;
+}
+
+}  // namespace
+
+TEST(CudaFusedOps, RmsNormMatchesReference) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  for (int64_t d : {384, 768, 2048}) {
+    for (auto [xt, yt] : {std::pair{torch::kFloat32, torch::kBFloat16},
+                          std::pair{torch::kBFloat16, torch::kBFloat16},
+                          std::pair{torch::kFloat32, torch::kFloat32}}) {
+      std::printf("rms_norm d %ld x %s y %s\n", static_cast<long>(d), c10::toString(xt),
+                  c10::toString(yt));
+      torch::manual_seed(d);
+      auto x = torch::randn({3, 333, d}, cuda(xt));
+      auto w = 1 + 0.1 * torch::randn({d}, cuda(torch::kFloat32));
+      auto dy = torch::randn({3, 333, d}, cuda(yt));
+      auto fused = run([&](auto& v) { return k::rms_norm(v[0], v[1], 1e-5, yt); }, {x, w}, dy);
+      auto ref = run([&](auto& v) { return k::rms_norm_reference(v[0], v[1], 1e-5, yt); }, {x, w}, dy);
+      const double tol = yt == torch::kBFloat16 || xt == torch::kBFloat16 ? 1e-2 : 1e-4;
+      expect_rel("y", fused[0], ref[0], tol);
+      expect_rel("dx", fused[1], ref[1], tol);
+      expect_rel("dweight", fused[2], ref[2], xt == torch::kBFloat16 ? 1e-2 : 1e-4);
+      auto again = run([&](auto& v) { return k::rms_norm(v[0], v[1], 1e-5, yt); }, {x, w}, dy);
+      EXPECT_TRUE(torch::equal(fused[2], again[2])) << "weight gradient is not deterministic";
+    }
+  }
+}
+
+TEST(CudaFusedOps, SwigluMatchesReference) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  for (int64_t f : {1024, 2048 + 8}) {
+    torch::manual_seed(f);
+    auto h = torch::randn({2, 777, 2 * f}, cuda(torch::kBFloat16));
+    auto dy = torch::randn({2, 777, f}, cuda(torch::kBFloat16));
+    auto fused = run([](auto& v) { return k::swiglu(v[0]); }, {h}, dy);
+    // fp32 reference on the same bf16 inputs.
+    auto ref = run([](auto& v) { return k::swiglu_reference(v[0].to(torch::kFloat32)); }, {h}, dy);
+    std::printf("swiglu f %ld\n", static_cast<long>(f));
+    expect_rel("y", fused[0], ref[0], 1e-2);
+    expect_rel("dh", fused[1], ref[1], 1e-2);
+  }
+}
+
+TEST(CudaFusedOps, RopeMatchesReference) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  for (auto [heads, kv, hd, pos0] : {std::tuple<int64_t, int64_t, int64_t, int64_t>{12, 12, 64, 0},
+                                     {16, 4, 128, 0},
+                                     {6, 2, 64, 1000}}) {
+    std::printf("rope heads %ld kv %ld hd %ld pos0 %ld\n", static_cast<long>(heads),
+                static_cast<long>(kv), static_cast<long>(hd), static_cast<long>(pos0));
+    torch::manual_seed(heads * hd);
+    auto qkv = torch::randn({2, 301, heads + 2 * kv, hd}, cuda(torch::kBFloat16));
+    auto dq = torch::randn({2, 301, heads, hd}, cuda(torch::kBFloat16));
+    auto dk = torch::randn({2, 301, kv, hd}, cuda(torch::kBFloat16));
+    auto dv = torch::randn({2, 301, kv, hd}, cuda(torch::kBFloat16));
+    auto go = [&](auto op, bool upcast) {
+      auto in = qkv.detach().clone().requires_grad_(true);
+      auto r = op(upcast ? in.to(torch::kFloat32) : in);
+      torch::autograd::backward({r.q, r.k, r.v}, {dq, dk, dv});
+      return std::vector<torch::Tensor>{r.q.detach(), r.k.detach(), r.v.detach(), in.grad()};
+    };
+    auto fused = go([&](const torch::Tensor& t) { return k::rope_qkv(t, heads, kv, pos0); }, false);
+    auto ref = go([&](const torch::Tensor& t) { return k::rope_qkv_reference(t, heads, kv, pos0); },
+                  true);
+    expect_rel("q", fused[0], ref[0], 1e-2);
+    expect_rel("k", fused[1], ref[1], 1e-2);
+    EXPECT_TRUE(torch::equal(fused[2], ref[2].to(torch::kBFloat16))) << "v is a copy";
+    expect_rel("dqkv", fused[3], ref[3], 1e-2);
+  }
+}
+
+TEST(CudaFusedOps, LinearCrossEntropyMatchesReference) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  for (auto [n, vocab, d] : {std::tuple<int64_t, int64_t, int64_t>{3001, 32000, 256},
+                             {777, 256, 64}}) {
+    std::printf("linear_cross_entropy N %ld V %ld D %ld\n", static_cast<long>(n),
+                static_cast<long>(vocab), static_cast<long>(d));
+    torch::manual_seed(n);
+    auto h = torch::randn({n, d}, cuda(torch::kBFloat16));
+    auto w = 0.05 * torch::randn({vocab, d}, cuda(torch::kFloat32));
+    auto y = torch::randint(0, vocab, {n}, cuda(torch::kInt64));
+    auto one = torch::ones({}, cuda(torch::kFloat32)) * 0.7;  // a micro-batch's share
+    // 1 MiB chunks: several chunks, the last one partial.
+    auto fused = run([&](auto& v) { return k::linear_cross_entropy(v[0], v[1], y, 1 << 20); },
+                     {h, w}, one);
+    // The reference on the same bf16 logits (autocast's numerics), loss in fp32.
+    auto ref = run(
+        [&](auto& v) {
+          auto logits = torch::matmul(v[0], v[1].to(torch::kBFloat16).t());
+          return torch::nn::functional::cross_entropy(logits.to(torch::kFloat32), y);
+        },
+        {h, w}, one);
+    expect_rel("loss", fused[0], ref[0], 1e-4);
+    expect_rel("dh", fused[1], ref[1], 1e-2);
+    expect_rel("dweight", fused[2], ref[2], 1e-2);
+    torch::NoGradGuard ng;
+    expect_rel("loss without grad", k::linear_cross_entropy(h, w, y, 1 << 20), ref[0], 1e-4);
+  }
+}
+
+TEST(CudaFusedOps, AddRmsNormMatchesReference) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  for (auto at : {torch::kBFloat16, torch::kFloat32}) {
+    torch::manual_seed(11);
+    auto x = torch::randn({2, 555, 768}, cuda(torch::kFloat32)), a = torch::randn({2, 555, 768}, cuda(at));
+    auto w = 1 + 0.1 * torch::randn({768}, cuda(torch::kFloat32));
+    auto dh = torch::randn({2, 555, 768}, cuda(torch::kFloat32));
+    auto dy = torch::randn({2, 555, 768}, cuda(torch::kBFloat16));
+    auto go = [&](bool fused) {
+      std::vector<torch::Tensor> in{x.clone().requires_grad_(true), a.clone().requires_grad_(true),
+                                    w.clone().requires_grad_(true)};
+      auto [h, y] = fused ? k::add_rms_norm(in[0], in[1], in[2], 1e-5, torch::kBFloat16)
+                          : std::pair{in[0] + in[1], k::rms_norm_reference(in[0] + in[1], in[2], 1e-5, torch::kBFloat16)};
+      torch::autograd::backward({h, y}, {dh, dy});
+      return std::vector<torch::Tensor>{h.detach(), y.detach(), in[0].grad(), in[1].grad(), in[2].grad()};
+    };
+    auto f = go(true), r = go(false);
+    std::printf("add_rms_norm a %s\n", c10::toString(at));
+    expect_rel("h", f[0], r[0], 1e-6);
+    expect_rel("y", f[1], r[1], 1e-2);
+    expect_rel("dx", f[2], r[2], 1e-4);
+    expect_rel("da", f[3], r[3], at == torch::kBFloat16 ? 1e-2 : 1e-4);
+    expect_rel("dweight", f[4], r[4], 1e-4);
+  }
+}
+
+TEST(CudaFusedOps, GatedRmsNormMatchesReference) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  for (auto gate : {k::Gate::SigmoidAfter, k::Gate::SiluAfter, k::Gate::SiluBefore}) {
+    for (bool skip : {false, true}) {
+      std::printf("gated_rms_norm gate %d skip %d\n", static_cast<int>(gate), skip);
+      torch::manual_seed(12);
+      const int64_t d = 1536, heads = 24;
+      auto x = torch::randn({3, 301, d}, cuda(torch::kBFloat16));
+      auto wide = torch::randn({3, 301, d + 40}, cuda(torch::kBFloat16));  // g as a strided view
+      auto v = skip ? torch::randn({3, 301, d}, cuda(torch::kBFloat16)) : torch::Tensor();
+      auto D = skip ? torch::randn({heads}, cuda(torch::kFloat32)) : torch::Tensor();
+      auto w = 1 + 0.1 * torch::randn({d}, cuda(torch::kFloat32));
+      auto dy = torch::randn({3, 301, d}, cuda(torch::kBFloat16));
+      auto go = [&](bool fused) {
+        auto xi = x.clone().requires_grad_(true), wi = wide.clone().requires_grad_(true);
+        auto w1 = w.clone().requires_grad_(true);
+        auto vi = skip ? v.clone().requires_grad_(true) : torch::Tensor();
+        auto Di = skip ? D.clone().requires_grad_(true) : torch::Tensor();
+        auto g = wi.narrow(2, 40, d);
+        auto y = fused ? k::gated_rms_norm(xi, g, w1, 1e-5, gate, vi, Di, torch::kBFloat16)
+                       : k::gated_rms_norm_reference(xi, g, w1, 1e-5, gate, vi, Di, torch::kBFloat16);
+        y.backward(dy);
+        std::vector<torch::Tensor> out{y.detach(), xi.grad(), wi.grad(), w1.grad()};
+        if (skip) {
+          out.push_back(vi.grad());
+          out.push_back(Di.grad());
+        }
+        return out;
+      };
+      auto f = go(true), r = go(false);
+      const char* names[] = {"y", "dx", "dg", "dweight", "dv", "dD"};
+      for (size_t i = 0; i < f.size(); ++i) expect_rel(names[i], f[i], r[i], 1e-2);
+    }
+  }
+}
+
+TEST(CudaFusedOps, CausalConvMatchesReference) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  for (int64_t width : {2, 4}) {
+    for (bool silu : {false, true}) {
+      std::printf("causal_conv1d W %ld silu %d\n", static_cast<long>(width), silu);
+      torch::manual_seed(13);
+      auto wide = torch::randn({3, 333, 1664 + 96}, cuda(torch::kBFloat16));  // x as a strided view
+      auto w = 0.5 * torch::randn({1664, width}, cuda(torch::kFloat32));
+      auto b = 0.1 * torch::randn({1664}, cuda(torch::kFloat32));
+      auto dy = torch::randn({3, 333, 1664}, cuda(torch::kBFloat16));
+      auto go = [&](bool fused) {
+        auto xi = wide.clone().requires_grad_(true), wi = w.clone().requires_grad_(true),
+             bi = b.clone().requires_grad_(true);
+        auto x = xi.narrow(2, 32, 1664);
+        auto y = fused ? k::causal_conv1d(x, wi, bi, silu)
+                       : k::causal_conv1d_reference(x.to(torch::kFloat32), wi, bi, silu);
+        y.backward(dy.to(y.scalar_type()));
+        return std::vector<torch::Tensor>{y.detach(), xi.grad(), wi.grad(), bi.grad()};
+      };
+      auto f = go(true), r = go(false);
+      expect_rel("y", f[0], r[0], 1e-2);
+      expect_rel("dx", f[1], r[1], 1e-2);
+      expect_rel("dweight", f[2], r[2], 1e-3);
+      expect_rel("dbias", f[3], r[3], 1e-3);
+    }
+  }
+}
+
+TEST(CudaFusedOps, SsdInputsMatchReference) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  torch::manual_seed(14);
+  const int64_t H = 24, P = 64, N = 64;
+  auto wide = torch::randn({2, 300, 2 * H * P + 2 * N + H}, cuda(torch::kBFloat16));
+  auto bias = torch::randn({H}, cuda(torch::kFloat32)), alog = torch::rand({H}, cuda(torch::kFloat32));
+  auto go = [&](bool fused) {
+    auto wi = wide.clone().requires_grad_(true), bi = bias.clone().requires_grad_(true),
+         ai = alog.clone().requires_grad_(true);
+    auto xbc = wi.narrow(2, H * P, H * P + 2 * N), dt = wi.narrow(2, 2 * H * P + 2 * N, H);
+    auto r = fused ? k::ssd_inputs(xbc, dt, bi, ai, H, P, N)
+                   : k::ssd_inputs_reference(xbc, dt, bi, ai, H, P, N);
+    torch::manual_seed(15);
+    auto outs = std::vector<torch::Tensor>{r.q, r.k, r.v, r.g};
+    std::vector<torch::Tensor> gs;
+    for (auto& o : outs) gs.push_back(torch::randn_like(o));
+    torch::autograd::backward(outs, gs);
+    return std::vector<torch::Tensor>{r.q.detach(), r.k.detach(), r.v.detach(), r.g.detach(),
+                                      wi.grad(), bi.grad(), ai.grad()};
+  };
+  auto f = go(true), r = go(false);
+  const char* names[] = {"q", "k", "v", "g", "d(xbc|dt)", "ddt_bias", "dA_log"};
+  for (size_t i = 0; i < f.size(); ++i) expect_rel(names[i], f[i], r[i], 1e-2);
+}
+
+TEST(CudaFusedOps, Hgrn2GatesMatchReference) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  for (bool with_lb : {false, true}) {
+    std::printf("hgrn2_gates lower bound %d\n", with_lb);
+    torch::manual_seed(16);
+    auto h = torch::randn({2, 333, 3 * 768}, cuda(torch::kBFloat16));
+    auto lb = with_lb ? 0.5 * torch::rand({768}, cuda(torch::kFloat32)) : torch::Tensor();
+    auto go = [&](bool fused) {
+      auto hi = h.clone().requires_grad_(true);
+      auto li = with_lb ? lb.clone().requires_grad_(true) : torch::Tensor();
+      auto r = fused ? k::hgrn2_gates(hi, li) : k::hgrn2_gates_reference(hi.to(torch::kFloat32), li);
+      torch::manual_seed(17);
+      auto outs = std::vector<torch::Tensor>{r.q, r.k, r.v, r.g};
+      std::vector<torch::Tensor> gs;
+      for (auto& o : outs) gs.push_back(torch::randn_like(o));
+      torch::autograd::backward(outs, gs);
+      std::vector<torch::Tensor> res{r.q.detach(), r.k.detach(), r.v.detach(), r.g.detach(), hi.grad()};
+      if (with_lb) res.push_back(li.grad());
+      return res;
+    };
+    auto f = go(true), r = go(false);
+    const char* names[] = {"q", "k", "v", "g", "dh", "dlower_bound"};
+    for (size_t i = 0; i < f.size(); ++i) expect_rel(names[i], f[i], r[i], 1e-2);
+  }
+}
