@@ -84,7 +84,7 @@ TEST(Lineage, MigratesAVersionOneDatabase) {
   }
   {
     Database db(path);
-    EXPECT_EQ(db.schema_version(), 2);
+    EXPECT_EQ(db.schema_version(), kSchemaVersion);
     EXPECT_TRUE(lineages(db).empty());
     EXPECT_EQ(db.claim_next_run("w")->id, "old");
     EXPECT_EQ(db.claim_next_run("w")->id, "old2");
