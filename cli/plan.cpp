@@ -127,6 +127,7 @@ void run_plan(const PlanArgs& a, Context& ctx) {
   if (a.dry_run || a.format_given) print_data(a, plan, b);
   if (a.dry_run && !data_out) human << "\n";
   sweep::print_budget(human, plan, b);
+  sweep::print_data_uses(human, plan);
   print_duplicates(human, plan);
   if (!a.out.empty()) human << fmt::format("wrote {} runs to {}\n", plan.runs.size(), a.out);
   if (a.dry_run) {

@@ -8,6 +8,8 @@ find_package(fmt REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
+# SentencePiece (Debian libsentencepiece-dev): `data prepare`'s trained and loaded tokenizers.
+pkg_check_modules(SENTENCEPIECE REQUIRED IMPORTED_TARGET sentencepiece)
 find_library(LBFGSB_LIBRARY NAMES lbfgsb REQUIRED)
 add_library(lbfgsb::lbfgsb UNKNOWN IMPORTED)
 set_target_properties(lbfgsb::lbfgsb PROPERTIES IMPORTED_LOCATION ${LBFGSB_LIBRARY})

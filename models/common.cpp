@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "kernels/causal_conv1d/op.h"
 #include "kernels/rms_norm/op.h"
 #include "kernels/swiglu/op.h"
 
@@ -73,6 +74,23 @@ void SwiGLUImpl::init_weights(Init& init) {
   init.weight(w1);
   init.weight(w3);
   init.residual_weight(w2_->weight);
+}
+
+torch::Tensor causal_conv_silu(const torch::Tensor& x, const torch::Tensor& weight,
+                               const torch::Tensor& bias, torch::Tensor* buffer) {
+  // Without a state to keep (training), the fused [B, T, C] kernel.
+  if (!buffer) return kernels::causal_conv1d(x, weight.squeeze(1), bias, true);
+  const int64_t b = x.size(0), channels = x.size(2), width = weight.size(2);
+  auto u = x.transpose(1, 2);  // [B, C, T]
+  // Left context: the previous inputs (generation) or zeros (causal padding).
+  auto past = buffer && buffer->defined() ? buffer->to(u.scalar_type())
+                                          : torch::zeros({b, channels, width - 1}, u.options());
+  auto padded = torch::cat({past, u}, 2);
+  if (buffer) *buffer = padded.narrow(2, padded.size(2) - (width - 1), width - 1);
+  // Explicit int64 lists: a bare 0 also converts to conv1d's string padding overload.
+  const std::vector<int64_t> one{1}, zero{0};
+  auto y = torch::conv1d(padded, weight, bias, one, zero, one, channels);
+  return torch::silu(y).transpose(1, 2);
 }
 
 }  // namespace scalelab::models

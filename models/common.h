@@ -68,4 +68,12 @@ TORCH_MODULE(SwiGLU);
 // A bias-free linear layer [in -> out].
 torch::nn::Linear linear(int64_t in, int64_t out);
 
+// SiLU(causal depthwise conv1d over time), the short convolution of Mamba2
+// and of fla's ShortConvolution: x [B, T, C], weight [C, 1, W], bias [C] or
+// undefined -> [B, T, C]. BUFFER (generation) holds the previous W - 1
+// inputs [B, C, W - 1] (undefined at the start: zeros) and is updated;
+// nullptr: zero left padding.
+torch::Tensor causal_conv_silu(const torch::Tensor& x, const torch::Tensor& weight,
+                               const torch::Tensor& bias, torch::Tensor* buffer);
+
 }  // namespace scalelab::models

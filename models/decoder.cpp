@@ -1,5 +1,7 @@
 #include "models/decoder.h"
 
+#include <map>
+
 #include "kernels/cross_entropy/op.h"
 
 namespace scalelab::models {
@@ -40,15 +42,22 @@ DecoderImpl::DecoderImpl(const spec::ModelSpec& s) : spec_(s) {
   spec::resolve(spec_);
   const int64_t d = spec_.d_model;
   embed_ = register_module("embed", torch::nn::Embedding(spec_.vocab, d));
-  const int n_hgrn2 = spec_.count(spec::MixerKind::Hgrn2);
-  if (n_hgrn2 > 0)
-    hgrn2_lower_bounds_ = register_parameter("hgrn2_lower_bounds", torch::zeros({n_hgrn2, d}));
+  // Parameters a mixer shares across its layers (HGRN2's lower bounds).
+  for (spec::MixerKind kind : spec::mixers()) {
+    if (spec_.count(kind) == 0) continue;
+    const MixerModule& m = mixer_module(kind);
+    if (m.make_shared)
+      shared_.push_back(
+          {kind, register_parameter(m.shared_name, m.make_shared(spec_, spec_.count(kind)))});
+  }
   layers_ = register_module("layers", torch::nn::ModuleList());
-  int hgrn2_index = 0;
+  std::map<spec::MixerKind, int> seen;  // layers of each mixer so far
   for (int i = 0; i < spec_.n_layers; ++i) {
-    MixerArgs args{spec_, i, hgrn2_lower_bounds_};
-    if (spec_.layers[i] == spec::MixerKind::Hgrn2) args.hgrn2_index = hgrn2_index++;
-    layers_->push_back(Block(args));
+    const spec::MixerKind kind = spec_.layers[i];
+    torch::Tensor shared;
+    for (const auto& [k, t] : shared_)
+      if (k == kind) shared = t;
+    layers_->push_back(Block(MixerArgs{spec_, i, seen[kind]++, shared}));
   }
   norm_ = register_module("norm", RMSNorm(d));
   if (!spec_.tie_embeddings) head_ = register_module("head", linear(d, spec_.vocab));
@@ -94,8 +103,7 @@ void DecoderImpl::init_weights(uint64_t seed) {
   for (auto& layer : *layers_) layer->as<BlockImpl>()->init_weights(init);
   norm_->init_weights(init);
   if (head_) init.weight(head_->weight);
-  // Zeros: softmax over layers is uniform, so lb_l = l / L_h (fla's init).
-  if (hgrn2_lower_bounds_.defined()) init.fill(hgrn2_lower_bounds_, 0.0);
+  for (auto& [kind, t] : shared_) mixer_module(kind).init_shared(init, t);
 }
 
 }  // namespace scalelab::models

@@ -7,6 +7,7 @@
 
 #include <torch/torch.h>
 
+#include <utility>
 #include <vector>
 
 #include "models/common.h"
@@ -70,7 +71,9 @@ class DecoderImpl : public torch::nn::Module {
   torch::nn::ModuleList layers_;
   RMSNorm norm_{nullptr};
   torch::nn::Linear head_{nullptr};  // null when tied to the embedding
-  torch::Tensor hgrn2_lower_bounds_;  // [n_hgrn2_layers, d] (HGRN2 sec. 3.2) or undefined
+  // Parameters a mixer shares across its layers (MixerModule::shared_name),
+  // in registry order.
+  std::vector<std::pair<spec::MixerKind, torch::Tensor>> shared_;
 };
 TORCH_MODULE(Decoder);
 

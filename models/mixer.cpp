@@ -1,37 +1,41 @@
+// The module half of the mixer registry: the built-ins of models/mixers/list.h,
+// then whatever register_mixer_module() adds.
 #include "models/mixer.h"
 
 #include <map>
-
-#include "models/hgrn2.h"
-#include "models/lightning.h"
-#include "models/mamba2.h"
-#include "models/softmax.h"
 
 namespace scalelab::models {
 
 namespace {
 
-template <class M>
-MixerFactory factory() {
-  return [](const MixerArgs& a) { return std::make_shared<M>(a); };
-}
-
-const std::map<spec::MixerKind, MixerFactory>& registry() {
-  static const std::map<spec::MixerKind, MixerFactory> r = {
-      {spec::MixerKind::Softmax, factory<SoftmaxAttention>()},
-      {spec::MixerKind::Lightning, factory<LightningAttention>()},
-      {spec::MixerKind::Hgrn2, factory<Hgrn2Attention>()},
-      {spec::MixerKind::Mamba2, factory<Mamba2Mixer>()},
-  };
+std::map<spec::MixerKind, MixerModule>& registry() {
+  static std::map<spec::MixerKind, MixerModule> r = [] {
+    std::map<spec::MixerKind, MixerModule> b;
+#define SCALELAB_ADD_MIXER(name) b.emplace(spec::mixer(#name), builtin::name());
+    SCALELAB_MIXERS(SCALELAB_ADD_MIXER)
+#undef SCALELAB_ADD_MIXER
+    return b;
+  }();
   return r;
 }
 
 }  // namespace
 
-std::shared_ptr<TokenMixer> make_mixer(spec::MixerKind kind, const MixerArgs& args) {
+void register_mixer_module(spec::MixerKind kind, MixerModule module) {
+  TORCH_CHECK(kind && module.make,
+              "register_mixer_module: a mixer and its constructor are required");
+  TORCH_CHECK(registry().emplace(kind, std::move(module)).second, "mixer ", kind->name,
+              " already has a module");
+}
+
+const MixerModule& mixer_module(spec::MixerKind kind) {
   auto it = registry().find(kind);
-  TORCH_CHECK(it != registry().end(), "no mixer registered for ", spec::to_string(kind));
-  return it->second(args);
+  TORCH_CHECK(it != registry().end(), "no module registered for mixer ", spec::to_string(kind));
+  return it->second;
+}
+
+std::shared_ptr<TokenMixer> make_mixer(spec::MixerKind kind, const MixerArgs& args) {
+  return mixer_module(kind).make(args);
 }
 
 }  // namespace scalelab::models

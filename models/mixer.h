@@ -1,28 +1,42 @@
 // Token mixers: the one part of a block that differs between architectures.
 // Each mixer computes its projections and gates, then calls a shared op
-// (SDPA for softmax, kernels/scalar_decay for lightning and mamba2,
-// kernels/vector_decay for hgrn2). The registry maps spec::MixerKind to a
-// constructor, so the decoder never names an architecture.
+// (SDPA, or a kernel family in kernels/). This is the LibTorch half of the
+// mixer registry (the torch-free half, with counts and fields, is
+// models/spec/mixer.h): each mixer's models/mixers/<name>/module.cpp returns
+// a MixerModule, and the decoder builds every layer through make_mixer(), so
+// it never names an architecture.
 #pragma once
 
 #include <torch/torch.h>
 
+#include <any>
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "models/common.h"
+#include "models/mixers/list.h"
 #include "models/spec/spec.h"
 
 namespace scalelab::models {
 
-// What a mixer carries from one token to the next during generation. Softmax
-// keeps a KV cache that grows with the sequence; the linear mixers keep an
-// O(1) recurrent state.
+// What a mixer carries from one token to the next during generation.
+// Softmax-style mixers keep a KV cache (growing, or bounded by a window); the
+// linear mixers keep an O(1) recurrent state. Anything else (a conv buffer)
+// is the mixer's own, in `own`: its type is defined beside the mixer and
+// nothing else reads it.
 struct MixerState {
-  torch::Tensor k, v;  // softmax: cache [B, kv_heads, t, head_dim]
+  torch::Tensor k, v;  // attention: cache [B, kv_heads, t, head_dim]
   torch::Tensor ssm;   // linear: recurrent state [B, H, K, V] (fp32)
-  torch::Tensor conv;  // mamba2: the last (conv - 1) conv inputs [B, conv_dim, conv - 1]
   int64_t pos = 0;     // tokens consumed so far (RoPE position of the next one)
+  std::any own;        // the mixer's own carry; empty at the start
+
+  // The mixer's own carry as a T, default-constructed on first use.
+  template <class T>
+  T& own_as() {
+    if (!own.has_value()) own = T{};
+    return std::any_cast<T&>(own);
+  }
 };
 
 class TokenMixer : public torch::nn::Module {
@@ -38,17 +52,49 @@ class TokenMixer : public torch::nn::Module {
 };
 
 // What a constructor gets: the spec, the layer's index in the whole stack
-// (lightning's decay and hgrn2's lower bound depend on depth) and, for hgrn2,
-// the model-level lower-bound parameter.
+// (lightning's decay depends on depth), the layer's index among the layers of
+// its own mixer, and the model-level parameter that mixer shares across its
+// layers (MixerModule::shared; hgrn2's lower bounds), or undefined.
 struct MixerArgs {
   const spec::ModelSpec& spec;
   int layer;
-  torch::Tensor hgrn2_lower_bounds;  // [n_hgrn2_layers, d_model] or undefined
-  int hgrn2_index = -1;              // this layer's row in it
+  int kind_index = 0;
+  torch::Tensor shared;
 };
 
-using MixerFactory = std::function<std::shared_ptr<TokenMixer>(const MixerArgs&)>;
-// The mixer for spec.layers[args.layer].
+// A mixer's module half. `make` builds one layer. A mixer whose layers share
+// a model-level parameter sets `shared_name` (the decoder registers it under
+// that name), `make_shared` (the tensor for N layers; its size must equal
+// spec::MixerDef::shared_params) and `init_shared`.
+struct MixerModule {
+  std::function<std::shared_ptr<TokenMixer>(const MixerArgs&)> make;
+  std::string shared_name;
+  std::function<torch::Tensor(const spec::ModelSpec&, int n_layers)> make_shared;
+  std::function<void(Init&, torch::Tensor&)> init_shared;
+};
+
+// The MixerModule of a mixer class M constructed from MixerArgs, without a
+// shared parameter.
+template <class M>
+MixerModule module_of() {
+  MixerModule m;
+  m.make = [](const MixerArgs& a) { return std::make_shared<M>(a); };
+  return m;
+}
+
+// Registers the module half of KIND (after the built-ins of
+// models/mixers/list.h); throws c10::Error if KIND already has one.
+void register_mixer_module(spec::MixerKind kind, MixerModule module);
+// The module half of KIND; throws c10::Error naming a mixer that has none.
+const MixerModule& mixer_module(spec::MixerKind kind);
+// The mixer of layer args.layer (spec.layers[args.layer]).
 std::shared_ptr<TokenMixer> make_mixer(spec::MixerKind kind, const MixerArgs& args);
+
+// Each built-in's MixerModule, defined in its models/mixers/<name>/module.cpp.
+namespace builtin {
+#define SCALELAB_DECLARE_MIXER_MODULE(name) MixerModule name();
+SCALELAB_MIXERS(SCALELAB_DECLARE_MIXER_MODULE)
+#undef SCALELAB_DECLARE_MIXER_MODULE
+}  // namespace builtin
 
 }  // namespace scalelab::models

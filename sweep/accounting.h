@@ -7,8 +7,8 @@
 //   activations               bytes saved for backward per token x tokens in
 //                             flight, bf16 (2 B/element), following Korthikanti
 //                             et al. 2022 (arXiv:2205.05198) Sec. 4.1 with flash
-//                             attention (no T x T scores) and SwiGLU; see
-//                             activation_bytes_per_token for each mixer's count.
+//                             attention (no T x T scores) and SwiGLU; each
+//                             mixer counts its own (MixerDef::activation_elements).
 // Micro-batch: the largest number of sequences per forward, halving from the
 // whole batch, whose estimate fits in the GPU's memory (gradient accumulation
 // makes up the rest of the batch); or a fixed one given in tokens.

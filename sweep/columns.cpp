@@ -5,10 +5,12 @@
 
 namespace scalelab::sweep {
 
-const std::array<ColumnDef, kNumCols>& columns() {
+namespace {
+
+std::vector<ColumnDef> all_columns() {
   using K = CellKind;
   using R = ColRole;
-  static const std::array<ColumnDef, kNumCols> defs = {{
+  std::vector<ColumnDef> defs = {
       {Col::Name, "name", K::Label, R::Label},
       {Col::Stage, "stage", K::Label, R::Label},
       {Col::Priority, "priority", K::Label, R::Label},
@@ -21,10 +23,6 @@ const std::array<ColumnDef, kNumCols>& columns() {
       {Col::Vocab, "vocab", K::Int, R::Identity},
       {Col::SeqLen, "seq_len", K::Int, R::Identity},
       {Col::TieEmbeddings, "tie_embeddings", K::Bool, R::Identity},
-      {Col::MambaDState, "mamba_d_state", K::Int, R::Identity},
-      {Col::MambaExpand, "mamba_expand", K::Int, R::Identity},
-      {Col::MambaHeadDim, "mamba_head_dim", K::Int, R::Identity},
-      {Col::MambaConv, "mamba_conv", K::Int, R::Identity},
       {Col::Tokens, "tokens", K::Int, R::Budget},
       {Col::TokensPerParam, "tokens_per_param", K::Real, R::Budget},
       {Col::Flops, "flops", K::Real, R::Budget},
@@ -53,11 +51,29 @@ const std::array<ColumnDef, kNumCols>& columns() {
       {Col::MemoryGb, "memory_gb", K::Label, R::Output},
       {Col::GpuHours, "gpu_hours", K::Label, R::Output},
       {Col::Cost, "cost", K::Label, R::Output},
-  }};
+  };
+  // The mixers' fields go where their slots are: after tie_embeddings.
+  auto at = defs.begin() + static_cast<std::ptrdiff_t>(idx(Col::TieEmbeddings) + 1);
+  for (const spec::MixerField* f : spec::mixer_fields())
+    at = defs.insert(at, {mixer_column(f->id), f->column, K::Int, R::Identity}) + 1;
   return defs;
 }
 
-const ColumnDef& column(Col c) { return columns()[idx(c)]; }
+}  // namespace
+
+const std::vector<ColumnDef>& columns() {
+  static const std::vector<ColumnDef> defs = all_columns();
+  return defs;
+}
+
+const ColumnDef& column(Col c) {
+  static const std::array<const ColumnDef*, kNumCols> by_col = [] {
+    std::array<const ColumnDef*, kNumCols> a{};
+    for (const ColumnDef& d : columns()) a[idx(d.col)] = &d;
+    return a;
+  }();
+  return *by_col.at(idx(c));
+}
 
 std::optional<Col> find_column(std::string_view name) {
   for (const ColumnDef& d : columns())

@@ -3,14 +3,18 @@
 // Identity columns fill a spec::RunSpec (two rows with the same values are the
 // same run); label columns (name, stage, priority) only annotate it; output
 // columns are what `plan --out` adds to the expanded sheet, and are ignored
-// when such a sheet is read back, so it re-plans to the same runs.
+// when such a sheet is read back, so it re-plans to the same runs. Each
+// mixer field (mamba_d_state, swa_window, ...) is a column too, in the
+// registry's order (models/spec/mixer.h); no column here names a mixer.
 #pragma once
 
 #include <array>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "models/spec/mixer.h"
 #include "sweep/cell.h"
 
 namespace scalelab::sweep {
@@ -20,9 +24,11 @@ enum class Col {
   Name, Stage, Priority,
   // model (spec::ModelSpec)
   Arch, Layers, DModel, Heads, KvHeads, Ffn, Vocab, SeqLen, TieEmbeddings,
-  MambaDState, MambaExpand, MambaHeadDim, MambaConv,
+  // the mixers' fields: slot i is spec::mixer_fields()[i] (unused slots are
+  // no column)
+  MixerFields,
   // token budget: exactly one per run
-  Tokens, TokensPerParam, Flops,
+  Tokens = MixerFields + spec::kMaxMixerFields, TokensPerParam, Flops,
   // optimisation and data (spec::RunSpec)
   BatchTokens, Lr, MinLrRatio, Warmup, Schedule, DecayFraction, DecayShape, Branches, WeightDecay,
   Beta1, Beta2,
@@ -43,9 +49,18 @@ struct ColumnDef {
   ColRole role;
 };
 
-// Every column, in the order the expanded sheet writes them.
-const std::array<ColumnDef, kNumCols>& columns();
-const ColumnDef& column(Col c);
+// The column of mixer field ID, and the mixer field of column C (or -1).
+inline Col mixer_column(int field_id) { return static_cast<Col>(idx(Col::MixerFields) + field_id); }
+inline int mixer_field_of(Col c) {
+  const size_t i = idx(c) - idx(Col::MixerFields);
+  return idx(c) >= idx(Col::MixerFields) && i < spec::mixer_fields().size() ? static_cast<int>(i)
+                                                                            : -1;
+}
+
+// Every column, in the order the expanded sheet writes them (built on first
+// use: register extra mixers before).
+const std::vector<ColumnDef>& columns();
+const ColumnDef& column(Col c);  // c must be a column (not an unused mixer slot)
 std::optional<Col> find_column(std::string_view name);
 // The known column closest to NAME (edit distance <= 2), or "".
 std::string suggest_column(std::string_view name);

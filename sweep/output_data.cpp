@@ -15,6 +15,8 @@ std::string num(double v) { return fmt::format("{}", v); }
 std::string cell(const PlannedRun& r, Col c) {
   const spec::RunSpec& s = r.spec;
   const spec::ModelSpec& m = s.model;
+  // A mixer field reads back as its default where the arch does not use it.
+  if (const int f = mixer_field_of(c); f >= 0) return std::to_string(m.field(f));
   switch (c) {
     case Col::Name: return r.row.name;
     case Col::Stage: return r.row.stage;
@@ -28,10 +30,6 @@ std::string cell(const PlannedRun& r, Col c) {
     case Col::Vocab: return std::to_string(m.vocab);
     case Col::SeqLen: return std::to_string(m.seq_len);
     case Col::TieEmbeddings: return m.tie_embeddings ? "true" : "false";
-    case Col::MambaDState: return std::to_string(m.mamba_d_state);
-    case Col::MambaExpand: return std::to_string(m.mamba_expand);
-    case Col::MambaHeadDim: return std::to_string(m.mamba_head_dim);
-    case Col::MambaConv: return std::to_string(m.mamba_conv);
     case Col::Tokens: return std::to_string(s.tokens);
     case Col::BatchTokens: return std::to_string(s.batch_tokens);
     case Col::Lr: return num(s.lr);

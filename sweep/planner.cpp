@@ -43,7 +43,9 @@ void Planner::map_header() {
                 "no token budget column: add one of tokens, tokens_per_param, flops");
 }
 
-bool is_budget(Col c) { return column(c).role == ColRole::Budget; }
+bool is_budget(Col c) {
+  return std::find(std::begin(kBudgetCols), std::end(kBudgetCols), c) != std::end(kBudgetCols);
+}
 
 Merged Planner::merge(const SheetRow& row, const Merged& defaults, bool& is_defaults) {
   Merged m;
@@ -72,8 +74,9 @@ Merged Planner::merge(const SheetRow& row, const Merged& defaults, bool& is_defa
 bool Planner::parse(const Merged& m, Parsed& p) {
   bool ok = true;
   for (size_t c = 0; c < kNumCols; ++c) {
-    const ColumnDef& def = columns()[c];
-    if (!m[c] || def.role == ColRole::Output) continue;
+    if (!m[c]) continue;
+    const ColumnDef& def = column(static_cast<Col>(c));
+    if (def.role == ColRole::Output) continue;
     try {
       p[c] = parse_cell(m[c]->text, def.kind);
       if (def.col == Col::Priority) p[c]->values[0].i = parse_int(m[c]->text);

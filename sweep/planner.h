@@ -32,6 +32,7 @@
 #include "db/db.h"
 #include "models/spec/run_spec.h"
 #include "sweep/accounting.h"
+#include "sweep/data_check.h"
 #include "sweep/sheet.h"
 
 namespace scalelab::sweep {
@@ -66,6 +67,7 @@ struct Plan {
   Hardware hw;
   std::vector<PlannedRun> runs;  // unique, in sheet order
   std::vector<Duplicate> duplicates;
+  std::vector<DataUse> data;  // each data source the runs name, in order of first use
 };
 
 // Throws SheetErrors listing every bad cell of the sheet.

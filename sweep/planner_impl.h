@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "data/source.h"
 #include "sweep/columns.h"
 #include "sweep/planner.h"
 
@@ -65,6 +66,15 @@ struct ModelInfo {
   std::optional<spec::SpecError> error;
 };
 
+// A resolved `data` cell (planner_data.cpp), and its window counts per seq_len.
+struct DataSource {
+  std::optional<data::SourceLayout> layout;  // unset: error says why
+  std::string error;
+  int64_t need_vocab = 0;  // the largest token + 1
+  std::map<int64_t, std::pair<int64_t, int64_t>> windows;  // seq_len -> (train, validation)
+  size_t order = 0;        // first use, for the summary
+};
+
 struct Axis {
   std::vector<Col> cols;
   size_t n = 1;
@@ -86,6 +96,7 @@ class Planner {
     if (!errors_.empty()) errors_.raise();
     assign_ids();
     add_branch_runs();
+    summarize_data();
     return std::move(plan_);
   }
 
@@ -99,7 +110,10 @@ class Planner {
   void expand(const SheetRow& row, const Parsed& p, const std::vector<Axis>& axes);
   void add_run(const SheetRow& row, const Current& cur);
   void assign_ids();
-  const ModelInfo& model(const Current& cur);
+  const ModelInfo& model(const Current& cur, std::optional<int64_t> vocab_default);
+  DataSource* data_source(const Current& cur, int line);
+  bool check_data(DataSource& ds, const spec::RunSpec& r, int line);
+  void summarize_data();
   std::optional<int64_t> budget_tokens(const Current& cur, const ModelInfo& mi, int line);
   bool fill_run_spec(const Current& cur, int line, spec::RunSpec& r);
   // planner_branches.cpp: the `branches` cell into r.branches (after r.tokens
@@ -113,6 +127,7 @@ class Planner {
   std::vector<std::optional<Col>> colmap_;
   std::unordered_map<std::string, ModelInfo> models_;  // node-based: run_models_ points into it
   std::vector<const ModelInfo*> run_models_;           // one per plan_.runs entry
+  std::unordered_map<std::string, DataSource> data_;   // by `data` cell
 };
 
 }  // namespace scalelab::sweep::detail

@@ -30,16 +30,18 @@ std::string column_for_field(const std::string& field) {
 
 }  // namespace
 
-const ModelInfo& Planner::model(const Current& cur) {
+const ModelInfo& Planner::model(const Current& cur, std::optional<int64_t> vocab_default) {
   std::string key = cur[idx(Col::Arch)] ? cur[idx(Col::Arch)]->text : std::string("softmax");
-  static constexpr Col kInts[] = {Col::Layers,      Col::DModel,      Col::Heads,
-                                  Col::KvHeads,     Col::Ffn,         Col::Vocab,
-                                  Col::SeqLen,      Col::MambaDState, Col::MambaExpand,
-                                  Col::MambaHeadDim, Col::MambaConv};
-  for (Col c : kInts) {
+  if (!cur[idx(Col::Vocab)] && vocab_default) key += "|v" + std::to_string(*vocab_default);
+  static constexpr Col kInts[] = {Col::Layers, Col::DModel, Col::Heads, Col::KvHeads,
+                                  Col::Ffn,    Col::Vocab,  Col::SeqLen};
+  auto add_key = [&](Col c) {
     key += '\x1f';
     if (cur[idx(c)]) key += std::to_string(cur[idx(c)]->i);
-  }
+  };
+  for (Col c : kInts) add_key(c);
+  const int n_fields = static_cast<int>(spec::mixer_fields().size());
+  for (int f = 0; f < n_fields; ++f) add_key(mixer_column(f));
   key += cur[idx(Col::TieEmbeddings)] ? (cur[idx(Col::TieEmbeddings)]->b ? "|t" : "|u") : "|";
   auto it = models_.find(key);
   if (it != models_.end()) return it->second;
@@ -55,12 +57,11 @@ const ModelInfo& Planner::model(const Current& cur) {
     set(Col::Heads, m.n_heads);
     set(Col::KvHeads, m.n_kv_heads);
     set(Col::Ffn, m.d_ffn);
+    if (vocab_default) m.vocab = to_int(*vocab_default, Col::Vocab);
     set(Col::Vocab, m.vocab);
     set(Col::SeqLen, m.seq_len);
-    set(Col::MambaDState, m.mamba_d_state);
-    set(Col::MambaExpand, m.mamba_expand);
-    set(Col::MambaHeadDim, m.mamba_head_dim);
-    set(Col::MambaConv, m.mamba_conv);
+    for (int f = 0; f < n_fields; ++f)
+      set(mixer_column(f), m.mixer_fields[static_cast<size_t>(f)]);
     if (cur[idx(Col::TieEmbeddings)]) m.tie_embeddings = cur[idx(Col::TieEmbeddings)]->b;
     spec::resolve(m);
     info.params = spec::count_params(m);
@@ -134,7 +135,10 @@ bool Planner::fill_run_spec(const Current& cur, int line, spec::RunSpec& r) {
 }
 
 void Planner::add_run(const SheetRow& row, const Current& cur) {
-  const ModelInfo& mi = model(cur);
+  DataSource* ds = data_source(cur, row.line);
+  // A blank vocab takes the one a shard set's manifest states.
+  const ModelInfo& mi = model(cur, ds && ds->layout && ds->layout->vocab_exact
+                                       ? std::optional<int64_t>(ds->layout->vocab) : std::nullopt);
   if (mi.error) {
     errors_.add(row.line, column_for_field(mi.error->field), mi.error->what());
     return;
@@ -142,7 +146,8 @@ void Planner::add_run(const SheetRow& row, const Current& cur) {
   std::optional<int64_t> tokens = budget_tokens(cur, mi, row.line);
   PlannedRun run;
   run.spec.model = mi.spec;
-  if (!fill_run_spec(cur, row.line, run.spec) || !tokens) return;
+  if (!fill_run_spec(cur, row.line, run.spec) || !tokens || !ds) return;
+  if (!check_data(*ds, run.spec, row.line)) return;
   run.spec.tokens = *tokens;
   if (!resolve_branches(cur, row.line, run.spec)) return;
   run.line = row.line;

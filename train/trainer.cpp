@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -85,9 +84,9 @@ class Trainer {
         branches_(db, run, s_, opt.run_dir),
         dev_(pick_device(opt.device)),
         ckpt_(opt.run_dir + "/checkpoint.pt"),
+        data_(TokenData::load(s_.data, s_.model.vocab, s_.model.seq_len)),
         model_(build_model(s_, dev_)),
-        optim_(make_optimizer(*model_, s_)),
-        data_(TokenData::load(s_.data, s_.model.vocab, s_.model.seq_len)) {}
+        optim_(make_optimizer(*model_, s_)) {}
 
   TrainResult train();
 
@@ -106,9 +105,9 @@ class Trainer {
   BranchHooks branches_;  // WSD parents and branches: where to start, where to stop
   const torch::Device dev_;
   const std::string ckpt_;
+  const TokenData data_;  // loaded (and checked) before the model takes the GPU
   models::Decoder model_;
   AdamW optim_;
-  const TokenData data_;
   std::unique_ptr<TrainStep> step_;
   std::unique_ptr<Prefetcher> prefetch_;
   CheckpointInfo at_;
@@ -140,8 +139,7 @@ void Trainer::setup_step() {
   const TokenData* data = &data_;
   prefetch_ = std::make_unique<Prefetcher>(
       [data, batch, seed](int64_t step, int64_t* out) {
-        auto t = data->batch(Split::Train, batch, seed, step);
-        std::memcpy(out, t.data_ptr<int64_t>(), t.numel() * sizeof(int64_t));
+        data->batch_into(Split::Train, batch, seed, step, out);
       },
       std::vector<int64_t>{batch, seq + 1}, dev_, at_.step);
   const int64_t log_every =

@@ -8,17 +8,7 @@
 
 namespace scalelab::spec {
 
-std::string_view to_string(MixerKind m) {
-  switch (m) {
-    case MixerKind::Softmax: return "softmax";
-    case MixerKind::Lightning: return "lightning";
-    case MixerKind::Hgrn2: return "hgrn2";
-    case MixerKind::Mamba2: return "mamba2";
-  }
-  return "?";
-}
-
-bool is_linear(MixerKind m) { return m != MixerKind::Softmax; }
+std::string_view to_string(MixerKind m) { return m ? std::string_view(m->name) : "?"; }
 
 int ModelSpec::ffn() const {
   if (d_ffn > 0) return d_ffn;
@@ -33,33 +23,27 @@ int ModelSpec::count(MixerKind m) const {
   return static_cast<int>(std::count(layers.begin(), layers.end(), m));
 }
 
+int ModelSpec::field(int id) const {
+  const int v = mixer_fields.at(static_cast<size_t>(id));
+  return v != kFieldUnset ? v : spec::mixer_fields().at(static_cast<size_t>(id))->fallback;
+}
+
+int ModelSpec::field(std::string_view column) const { return field(field_id(column)); }
+
+void ModelSpec::set_field(std::string_view column, int value) {
+  mixer_fields[static_cast<size_t>(field_id(column))] = value;
+}
+
 bool operator==(const ModelSpec& a, const ModelSpec& b) {
   return a.arch == b.arch && a.layers == b.layers && a.n_layers == b.n_layers &&
          a.d_model == b.d_model && a.n_heads == b.n_heads && a.kv_heads() == b.kv_heads() &&
          a.ffn() == b.ffn() && a.vocab == b.vocab && a.seq_len == b.seq_len &&
-         a.tie_embeddings == b.tie_embeddings && a.mamba_d_state == b.mamba_d_state &&
-         a.mamba_expand == b.mamba_expand && a.mamba_head_dim == b.mamba_head_dim &&
-         a.mamba_conv == b.mamba_conv;
+         a.tie_embeddings == b.tie_embeddings && a.mixer_fields == b.mixer_fields;
 }
 
 namespace {
 
 std::string str(std::string_view s) { return std::string(s); }
-
-std::optional<MixerKind> mixer_from_name(std::string_view name) {
-  for (MixerKind m : {MixerKind::Softmax, MixerKind::Lightning, MixerKind::Hgrn2,
-                      MixerKind::Mamba2}) {
-    if (name == to_string(m)) return m;
-  }
-  return std::nullopt;
-}
-
-MixerKind require_mixer(std::string_view name) {
-  if (auto m = mixer_from_name(name)) return *m;
-  throw SpecError("arch", "unknown mixer '" + str(name) +
-                              "' (expected softmax, lightning, hgrn2, mamba2 or "
-                              "hybrid(A,B@pattern))");
-}
 
 // A non-negative decimal integer; nullopt for anything else (sign, junk, overflow).
 std::optional<int> parse_int(std::string_view s) {
@@ -86,7 +70,7 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
 // The mixer part of a descriptor, parsed: one mixer everywhere, or a hybrid
 // of `base` with `other` placed by a ratio or by explicit indices.
 struct ArchPattern {
-  MixerKind base = MixerKind::Softmax;
+  MixerKind base = nullptr;
   std::optional<MixerKind> other;
   int ratio_base = 0, ratio_other = 0;  // ratio form: a:b
   std::vector<int> indices;             // index form: [i,j,...], sorted
@@ -112,7 +96,7 @@ ArchPattern parse_arch(std::string_view arch) {
   ArchPattern p;
   const std::string_view prefix = "hybrid(";
   if (arch.substr(0, prefix.size()) != prefix) {
-    p.base = require_mixer(arch);
+    p.base = mixer(arch);
     return p;
   }
   if (arch.back() != ')')
@@ -123,8 +107,8 @@ ArchPattern parse_arch(std::string_view arch) {
   if (comma == std::string_view::npos || at == std::string_view::npos || at < comma)
     throw SpecError("arch", "hybrid needs the form hybrid(A,B@a:b) or hybrid(A,B@[i,j,...]), got '" +
                                 str(arch) + "'");
-  p.base = require_mixer(inner.substr(0, comma));
-  p.other = require_mixer(inner.substr(comma + 1, at - comma - 1));
+  p.base = mixer(inner.substr(0, comma));
+  p.other = mixer(inner.substr(comma + 1, at - comma - 1));
   if (*p.other == p.base)
     throw SpecError("arch", "hybrid mixers must differ, got " + str(to_string(p.base)) + " twice");
   const std::string_view pattern = inner.substr(at + 1);
@@ -199,49 +183,66 @@ void check_shapes(const ModelSpec& s) {
   require_min("ffn", s.d_ffn, 0, " (0 = 8/3 d_model rounded up to 64)");
   require_min("vocab", s.vocab, 1);
   require_min("seq_len", s.seq_len, 1);
-  if (s.d_model % s.n_heads != 0)
-    throw SpecError("heads", "heads (" + std::to_string(s.n_heads) + ") must divide d_model (" +
-                                 std::to_string(s.d_model) + ")");
   if (s.n_heads % s.kv_heads() != 0)
     throw SpecError("kv_heads", "kv_heads (" + std::to_string(s.kv_heads()) +
                                     ") must divide heads (" + std::to_string(s.n_heads) + ")");
 }
 
-void check_mixer_shapes(const ModelSpec& s) {
-  const bool softmax = s.count(MixerKind::Softmax) > 0;
-  if (!softmax && s.kv_heads() != s.n_heads)
+// "a", "a or b", "a, b or c": the used mixers that have FLAG.
+std::string names_with(bool MixerDef::*flag) {
+  std::vector<std::string> names;
+  for (MixerKind k : mixers())
+    if (k->*flag) names.push_back(k->name);
+  std::string out;
+  for (size_t i = 0; i < names.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
+  return out;
+}
+
+// What the layers' mixers need of the shared shape (head dim, kv heads, RoPE).
+void check_shared_shape(const ModelSpec& s) {
+  auto any = [&](bool MixerDef::*flag) {
+    return std::any_of(s.layers.begin(), s.layers.end(), [&](MixerKind k) { return k->*flag; });
+  };
+  if (any(&MixerDef::head_dim_from_heads) && s.d_model % s.n_heads != 0)
+    throw SpecError("heads", "heads (" + std::to_string(s.n_heads) + ") must divide d_model (" +
+                                 std::to_string(s.d_model) + ")");
+  if (!any(&MixerDef::uses_kv_heads) && s.kv_heads() != s.n_heads)
     throw SpecError("kv_heads", "kv_heads (" + std::to_string(s.kv_heads()) + ") differs from heads (" +
-                                    std::to_string(s.n_heads) + ") but " + s.arch +
-                                    " has no softmax layer");
-  // RoPE rotates pairs of channels within a head.
-  if (softmax && s.head_dim() % 2 != 0)
-    throw SpecError("heads", "softmax layers need an even head dim for RoPE; d_model/heads = " +
-                                 std::to_string(s.d_model) + "/" + std::to_string(s.n_heads) +
-                                 " = " + std::to_string(s.head_dim()));
-  const ModelSpec def;
-  const struct {
-    const char* field;
-    int value, fallback, min;
-  } mamba[] = {{"mamba_d_state", s.mamba_d_state, def.mamba_d_state, 1},
-               {"mamba_expand", s.mamba_expand, def.mamba_expand, 1},
-               {"mamba_head_dim", s.mamba_head_dim, def.mamba_head_dim, 1},
-               {"mamba_conv", s.mamba_conv, def.mamba_conv, 1}};
-  const bool uses_mamba = s.count(MixerKind::Mamba2) > 0;
-  for (const auto& f : mamba) {
-    if (uses_mamba) {
-      require_min(f.field, f.value, f.min);
-    } else if (f.value != f.fallback) {
-      // Otherwise two descriptors of the same model would get two run ids.
-      throw SpecError(f.field, std::string(f.field) + " (" + std::to_string(f.value) +
-                                   ") applies to mamba2 layers only; " + s.arch + " has none");
+                                    std::to_string(s.n_heads) + ") but " + s.arch + " has no " +
+                                    names_with(&MixerDef::uses_kv_heads) + " layer");
+  for (MixerKind k : mixers()) {
+    // RoPE rotates pairs of channels within a head.
+    if (k->rope && s.count(k) > 0 && s.head_dim() % 2 != 0)
+      throw SpecError("heads", k->name +
+                                   " layers need an even head dim for RoPE; d_model/heads = " +
+                                   std::to_string(s.d_model) + "/" + std::to_string(s.n_heads) +
+                                   " = " + std::to_string(s.head_dim()));
+  }
+}
+
+// Every mixer field: the used mixers' get explicit values (checked), the
+// others must be unset or at their default (otherwise two descriptors of the
+// same model would get two run ids) and end unset; then each used mixer's
+// own resolve.
+void resolve_mixer_fields(ModelSpec& s) {
+  for (MixerKind k : mixers()) {
+    const bool used = s.count(k) > 0;
+    for (const MixerField& f : k->fields) {
+      int& v = s.mixer_fields[static_cast<size_t>(f.id)];
+      if (used) {
+        if (v == ModelSpec::kFieldUnset) v = f.fallback;
+        require_min(f.column.c_str(), v, f.min);
+      } else if (v != ModelSpec::kFieldUnset && v != f.fallback) {
+        throw SpecError(f.column, f.column + " (" + std::to_string(v) + ") applies to " + k->name +
+                                      " layers only; " + s.arch + " has none");
+      } else {
+        v = ModelSpec::kFieldUnset;
+      }
     }
   }
-  if (uses_mamba && s.mamba_d_inner() % s.mamba_head_dim != 0)
-    throw SpecError("mamba_head_dim", "mamba_head_dim (" + std::to_string(s.mamba_head_dim) +
-                                          ") must divide the mamba2 inner width (expand " +
-                                          std::to_string(s.mamba_expand) + " x d_model " +
-                                          std::to_string(s.d_model) + " = " +
-                                          std::to_string(s.mamba_d_inner()) + ")");
+  for (MixerKind k : mixers())
+    if (k->resolve && s.count(k) > 0) k->resolve(s);
 }
 
 }  // namespace
@@ -256,7 +257,8 @@ void resolve(ModelSpec& spec) {
   check_shapes(spec);
   spec.layers = layer_list(p, spec.n_layers);
   spec.arch = canonical_arch(p);
-  check_mixer_shapes(spec);
+  check_shared_shape(spec);
+  resolve_mixer_fields(spec);
   // Explicit values make the canonical form independent of today's defaults.
   spec.n_kv_heads = spec.kv_heads();
   spec.d_ffn = spec.ffn();
@@ -283,15 +285,28 @@ struct FieldDef {
   const char* field;
   int ModelSpec::*member;
 };
-// Longer keys first so "ds" is not read as "d" + "s".
 const FieldDef kFields[] = {
-    {"kv", "kv_heads", &ModelSpec::n_kv_heads},   {"ds", "mamba_d_state", &ModelSpec::mamba_d_state},
-    {"ex", "mamba_expand", &ModelSpec::mamba_expand}, {"hd", "mamba_head_dim", &ModelSpec::mamba_head_dim},
-    {"dc", "mamba_conv", &ModelSpec::mamba_conv}, {"L", "layers", &ModelSpec::n_layers},
-    {"d", "d_model", &ModelSpec::d_model},        {"h", "heads", &ModelSpec::n_heads},
-    {"f", "ffn", &ModelSpec::d_ffn},              {"v", "vocab", &ModelSpec::vocab},
+    {"L", "layers", &ModelSpec::n_layers}, {"d", "d_model", &ModelSpec::d_model},
+    {"h", "heads", &ModelSpec::n_heads},   {"kv", "kv_heads", &ModelSpec::n_kv_heads},
+    {"f", "ffn", &ModelSpec::d_ffn},       {"v", "vocab", &ModelSpec::vocab},
     {"T", "seq_len", &ModelSpec::seq_len},
 };
+
+// The field a key names, and where its value goes.
+std::optional<std::pair<std::string, int*>> find_field(ModelSpec& spec, std::string_view key) {
+  for (const FieldDef& f : kFields)
+    if (key == f.key) return std::pair{std::string(f.field), &(spec.*f.member)};
+  for (const MixerField* f : mixer_fields())
+    if (key == f->key) return std::pair{f->column, &spec.mixer_fields[static_cast<size_t>(f->id)]};
+  return std::nullopt;
+}
+
+std::string known_keys() {
+  std::string keys;
+  for (const FieldDef& f : kFields) keys += str(f.key) + ", ";
+  for (const MixerField* f : mixer_fields()) keys += f->key + ", ";
+  return keys;
+}
 
 void apply_field(ModelSpec& spec, std::string_view tok, std::set<std::string>& seen,
                  std::string_view desc) {
@@ -304,21 +319,20 @@ void apply_field(ModelSpec& spec, std::string_view tok, std::set<std::string>& s
     spec.tie_embeddings = tok == "tied";
     return;
   }
-  for (const FieldDef& f : kFields) {
-    if (tok.substr(0, f.key.size()) != f.key) continue;
-    const std::string_view digits = tok.substr(f.key.size());
-    if (digits.empty() || !std::isdigit(static_cast<unsigned char>(digits[0]))) continue;
-    once(f.field);
-    auto v = parse_int(digits);
-    if (!v)
-      throw SpecError(f.field, std::string(f.field) + " value '" + str(digits) +
-                                   "' is not a non-negative integer in '" + str(desc) + "'");
-    spec.*f.member = *v;
-    return;
-  }
-  throw SpecError("arch", "unknown field '" + str(tok) + "' in '" + str(desc) +
-                              "' (expected L, d, h, kv, f, v, T, ds, ex, hd, dc, tied or untied "
-                              "followed by a number)");
+  // A field is a key (no digits: none ends in one) followed by its value.
+  const size_t split_at = std::min(tok.find_first_of("0123456789"), tok.size());
+  const std::string_view key = tok.substr(0, split_at), digits = tok.substr(split_at);
+  auto field = digits.empty() ? std::nullopt : find_field(spec, key);
+  if (!field)
+    throw SpecError("arch", "unknown field '" + str(tok) + "' in '" + str(desc) + "' (expected " +
+                                known_keys() + "tied or untied followed by a number)");
+  const auto& [name, slot] = *field;
+  once(name);
+  auto v = parse_int(digits);
+  if (!v)
+    throw SpecError(name, name + " value '" + str(digits) + "' is not a non-negative integer in '" +
+                              str(desc) + "'");
+  *slot = *v;
 }
 
 }  // namespace
@@ -349,9 +363,9 @@ std::string to_descriptor(const ModelSpec& in) {
                   ":h" + std::to_string(s.n_heads) + ":kv" + std::to_string(s.kv_heads()) +
                   ":f" + std::to_string(s.ffn()) + ":v" + std::to_string(s.vocab) + ":T" +
                   std::to_string(s.seq_len) + (s.tie_embeddings ? ":tied" : ":untied");
-  if (s.count(MixerKind::Mamba2) > 0) {
-    d += ":ds" + std::to_string(s.mamba_d_state) + ":ex" + std::to_string(s.mamba_expand) +
-         ":hd" + std::to_string(s.mamba_head_dim) + ":dc" + std::to_string(s.mamba_conv);
+  for (MixerKind k : mixers()) {
+    if (s.count(k) == 0) continue;
+    for (const MixerField& f : k->fields) d += ":" + f.key + std::to_string(s.field(f.id));
   }
   return d;
 }

@@ -4,28 +4,34 @@
 // A model is a short descriptor string parsed once into a ModelSpec:
 //   "softmax:L12:d768:h12"                      Llama-style decoder
 //   "lightning:L12:d768:h12"                    Lightning attention everywhere
-//   "hgrn2:L12:d768:h12", "mamba2:L24:d768"
+//   "hgrn2:L12:d768:h12", "mamba2:L24:d768", "gdn:L12:d768:h6:gk128"
+//   "swa:L12:d768:h12:w1024"                    sliding-window attention
 //   "hybrid(lightning,softmax@7:1):L16:d1024"   7 lightning then 1 softmax, repeated
 //   "hybrid(mamba2,softmax@[5,11]):L12:d768"    softmax at layers 5 and 11 only
 // Fields after the mixer part (any order): L layers, d d_model, h heads, kv kv
-// heads, f ffn, v vocab, T seq_len, tied / untied; Mamba2 only: ds d_state,
-// ex expand, hd head dim, dc conv width. Unset fields keep the defaults below.
-// The planner builds the same ModelSpec from sheet columns.
+// heads, f ffn, v vocab, T seq_len, tied / untied, and each mixer's own
+// fields (models/mixers/<name>/spec.cpp; mamba2: ds d_state, ex expand, hd
+// head dim, dc conv width; swa: w window; gdn: gk head dim, gv value
+// expansion, gc conv width). Unset fields keep their defaults. The mixers are
+// the registry's (models/spec/mixer.h). The planner builds the same ModelSpec
+// from sheet columns.
 // Hybrid patterns: "A,B@a:b" = a layers of A then b of B, repeated (layers
 // must be a multiple of a+b); "A,B@[i,j,...]" = B at those 0-based layers.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "models/spec/mixer.h"
+
 namespace scalelab::spec {
 
-enum class MixerKind { Softmax, Lightning, Hgrn2, Mamba2 };
-std::string_view to_string(MixerKind m);
-bool is_linear(MixerKind m);  // everything but Softmax
+std::string_view to_string(MixerKind m);  // the mixer's name
 
 // Thrown for every bad descriptor or shape; `field` names what is wrong
 // ("arch", "heads", "d_model", ...) so a sheet error can point at its column.
@@ -46,26 +52,30 @@ struct ModelSpec {
   int vocab = 256;
   int seq_len = 256;
   bool tie_embeddings = true;
-  // Mamba2 (SSD) shape: d_inner = expand * d_model, heads = d_inner / head_dim.
-  int mamba_d_state = 64;
-  int mamba_expand = 2;
-  int mamba_head_dim = 64;
-  int mamba_conv = 4;
+  // Integer fields owned by single mixers (mamba2's d_state, swa's window,
+  // ...), by MixerField::id; kFieldUnset takes the field's default. resolve()
+  // sets those of the mixers the model uses and clears the others.
+  static constexpr int kFieldUnset = std::numeric_limits<int>::min();
+  std::array<int, kMaxMixerFields> mixer_fields = unset_fields();
 
   int head_dim() const { return d_model / n_heads; }
   int kv_heads() const { return n_kv_heads > 0 ? n_kv_heads : n_heads; }
   int ffn() const;  // d_ffn resolved
-  int mamba_d_inner() const { return mamba_expand * d_model; }
-  int mamba_heads() const { return mamba_d_inner() / mamba_head_dim; }
   int count(MixerKind m) const;  // layers using mixer m (after resolve)
+  // A mixer field's value (its default when unset), by id or by column name.
+  int field(int id) const;
+  int field(std::string_view column) const;
+  void set_field(std::string_view column, int value);
+
+  static constexpr std::array<int, kMaxMixerFields> unset_fields() {
+    std::array<int, kMaxMixerFields> a{};
+    for (int& v : a) v = kFieldUnset;
+    return a;
+  }
 };
 // Field-by-field equality (compare resolved specs).
 bool operator==(const ModelSpec& a, const ModelSpec& b);
 inline bool operator!=(const ModelSpec& a, const ModelSpec& b) { return !(a == b); }
-
-// Chunk length the FLOP count assumes for the linear mixers; equals the
-// kernels' default LinearAttnOptions::chunk_size.
-inline constexpr int kLinearChunk = 64;
 
 // Parses a descriptor (see the file comment); validates; throws SpecError.
 ModelSpec parse_descriptor(std::string_view descriptor);
@@ -84,20 +94,21 @@ struct ParamCount {
 // Exact count of the parameters the LibTorch module will hold.
 ParamCount count_params(const ModelSpec& spec);
 // Parameters of one token mixer of kind m (without the block's norms / SwiGLU,
-// and without the model-level HGRN2 lower bounds, which count_params adds).
+// and without the parameters a mixer shares across its layers, such as
+// HGRN2's lower bounds, which count_params adds).
 int64_t mixer_params(const ModelSpec& spec, MixerKind m);
 
 // Training FLOPs per token, forward + backward (3x forward), including the
-// sequence-mixing terms: softmax attention grows with seq_len, the linear
-// mixers' state terms with head dim (line-by-line derivation in accounting.cpp):
+// sequence-mixing terms (each mixer derives its own in its spec.cpp):
 //   forward = 2 d vocab                                   output head
 //           + sum over layers of 2 (W_mixer + 3 d ffn)    every weight matmul
-//           + softmax layer: 4 d span(T, T)               q.k and p.v, causal
-//           + linear layer:  H (2 (K+V) span(T, C) + 4 K V)   chunked form
+//           + sum over layers of the mixer's mixing FLOPs
+//               softmax: 4 d span(T, T)                   q.k and p.v, causal
+//               linear:  H (2 (K+V) span(T, C) + 4 K V)   chunked form
 //   train   = 3 forward
 // span(T, B) = mean causal span inside blocks of B over T tokens ((T+1)/2 when
-// B >= T); C = kLinearChunk; H, K, V = heads, key and value dims (mamba2:
-// mamba_heads, d_state, head_dim). Elementwise ops (norms, gates) are omitted.
+// B >= T); C = kLinearChunk; H, K, V = heads, key and value dims.
+// Elementwise ops (norms, gates) are omitted.
 double train_flops_per_token(const ModelSpec& spec);
 // 6 N: the Kaplan/Chinchilla approximation, for comparison.
 double approx_flops_per_token(const ModelSpec& spec);

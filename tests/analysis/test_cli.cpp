@@ -1,6 +1,5 @@
 // `scalelab fit` and `scalelab report` as a user runs them.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -11,28 +10,15 @@
 
 #include "db/db.h"
 #include "tests/analysis/synthetic.h"
+#include "tests/common/run_cli.h"
 
 namespace scalelab::analysis {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Ran {
-  int rc = -1;
-  std::string out;
-};
-
-Ran run(const std::string& args) {
-  const std::string cmd = std::string(SCALELAB_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  Ran r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = pclose(p);
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using Ran = scalelab::testing::CliResult;
+Ran run(const std::string& args) { return scalelab::testing::run_cli(fs::current_path(), args); }
 
 fs::path temp_dir(const char* name) {
   const fs::path d = fs::temp_directory_path() / name;

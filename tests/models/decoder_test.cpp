@@ -3,7 +3,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
-#include "models/lightning.h"
+#include "models/mixers/lightning/module.h"
 #include "tests/models/test_util.h"
 
 namespace scalelab::models {
@@ -21,7 +21,7 @@ int64_t numel_of(const Decoder& m, const std::string& prefix) {
 }
 
 TEST(Decoder, ParameterCountEqualsSpec) {
-  const char* descriptors[] = {
+  std::vector<std::string> descriptors = {
       "softmax:L2:d32:h4:v64",
       "softmax:L3:d64:h8:kv2:f96:v100:untied",
       "softmax:L1:d48:h4:kv1:v50:tied",
@@ -37,8 +37,16 @@ TEST(Decoder, ParameterCountEqualsSpec) {
       "hybrid(hgrn2,softmax@[0]):L4:d32:h4:v64",
       "hybrid(softmax,hgrn2@1:1):L4:d32:h4:kv4:v64",
       "hybrid(mamba2,lightning@2:1):L3:d32:h4:v64:ds8:hd16",
+      "gdn:L2:d64:h2:gk16:gv3:gc3:v100:untied",
+      "gdn:L2:d96:h6:gk8:gv1:gc1:v30",
+      "swa:L2:d64:h4:kv2:w8:v100",
+      "hybrid(gdn,softmax@3:1):L8:d64:h4:kv2:v64",
+      "hybrid(lightning,swa@7:1):L8:d32:h4:v64:w16",
+      "hybrid(hgrn2,gdn@1:1):L4:d32:h4:v64",
   };
-  for (const char* d : descriptors) {
+  // And every registered mixer's tiny model.
+  for (const auto& d : testing::tiny_archs()) descriptors.push_back(d);
+  for (const auto& d : descriptors) {
     SCOPED_TRACE(d);
     const spec::ModelSpec s = spec::parse_descriptor(d);
     Decoder m(s);

@@ -59,5 +59,28 @@ TEST(Generation, LinearStateIsConstantSize) {
   EXPECT_EQ(state.layers[7].k.size(2), 55);                         // softmax cache grows
 }
 
+// Sliding-window attention keeps at most w - 1 keys, whatever the prompt, and
+// still equals the parallel forward (prefill longer than the window, then steps).
+TEST(Generation, SlidingWindowCacheIsBoundedByWindow) {
+  torch::NoGradGuard no_grad;
+  auto m = make_model("swa:L2:d32:h4:kv2:v64:w16", 5);
+  auto tokens = random_tokens(1, 90, 64, 6);
+  auto parallel = m->forward(tokens);
+  DecoderState state;
+  std::vector<torch::Tensor> parts = {m->forward(tokens.narrow(1, 0, 70), state)};
+  EXPECT_EQ(state.layers[0].k.size(2), 15);
+  for (int64_t t = 70; t < 90; ++t) {
+    parts.push_back(m->forward(tokens.narrow(1, t, 1), state));
+    EXPECT_EQ(state.layers[1].v.size(2), 15);
+  }
+  EXPECT_LT(max_abs_diff(torch::cat(parts, 1), parallel), 1e-4);
+  // A window as long as the sequence is softmax attention, weight for weight.
+  auto wide = make_model("swa:L2:d32:h4:kv2:v64:w90", 5);
+  auto full = make_model("softmax:L2:d32:h4:kv2:v64", 5);
+  EXPECT_LT(max_abs_diff(wide->forward(tokens), full->forward(tokens)), 1e-5);
+  // A narrower one is not.
+  EXPECT_GT(max_abs_diff(parallel, full->forward(tokens)), 1e-3);
+}
+
 }  // namespace
 }  // namespace scalelab::models

@@ -11,15 +11,20 @@
 
 namespace scalelab::models::testing {
 
-// One descriptor per architecture plus a 7:1 hybrid, all tiny.
-inline const std::vector<std::string>& tiny_archs() {
+// The tiny model of every registered mixer (MixerDef::tiny), then hybrids.
+inline const std::vector<std::string>& tiny_hybrids() {
   static const std::vector<std::string> a = {
-      "softmax:L2:d32:h4:kv2:v64",
-      "lightning:L2:d32:h4:v64",
-      "hgrn2:L2:d32:h4:v64",
-      "mamba2:L2:d32:v64:ds8:hd16",
       "hybrid(lightning,softmax@7:1):L8:d32:h4:v64",
+      "hybrid(gdn,softmax@3:1):L4:d32:h4:v64",
+      "hybrid(lightning,swa@3:1):L4:d32:h4:v64:w16",
   };
+  return a;
+}
+inline std::string tiny_descriptor(spec::MixerKind m) { return m->name + ":" + m->tiny; }
+inline std::vector<std::string> tiny_archs() {
+  std::vector<std::string> a;
+  for (spec::MixerKind m : spec::mixers()) a.push_back(tiny_descriptor(m));
+  a.insert(a.end(), tiny_hybrids().begin(), tiny_hybrids().end());
   return a;
 }
 

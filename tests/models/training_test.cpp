@@ -65,18 +65,19 @@ constexpr double kGoldenLr = 1e-3;
 constexpr int kGoldenSteps = 20;
 
 struct Golden {
-  const char* name;
-  const char* descriptor;
+  std::string name;
+  std::string descriptor;
 };
-const Golden kGolden[] = {
-    {"softmax", "softmax:L2:d32:h4:kv2:v64"},
-    {"lightning", "lightning:L2:d32:h4:v64"},
-    {"hgrn2", "hgrn2:L2:d32:h4:v64"},
-    {"mamba2", "mamba2:L2:d32:v64:ds8:hd16"},
-    {"hybrid", "hybrid(lightning,softmax@7:1):L8:d32:h4:v64"},
-};
+// Every registered mixer's tiny model (tests/golden/<mixer>.txt), and the
+// 7:1 hybrid.
+std::vector<Golden> goldens() {
+  std::vector<Golden> g;
+  for (spec::MixerKind m : spec::mixers()) g.push_back({m->name, testing::tiny_descriptor(m)});
+  g.push_back({"hybrid", "hybrid(lightning,softmax@7:1):L8:d32:h4:v64"});
+  return g;
+}
 
-std::string golden_path(const char* name) {
+std::string golden_path(const std::string& name) {
   return std::string(SCALELAB_SOURCE_DIR) + "/tests/golden/" + name + ".txt";
 }
 
@@ -110,7 +111,7 @@ std::vector<double> read_golden(const Golden& g) {
 
 TEST(Training, GoldenLosses) {
   const bool update = std::getenv("SCALELAB_UPDATE_GOLDEN") != nullptr;
-  for (const Golden& g : kGolden) {
+  for (const Golden& g : goldens()) {
     SCOPED_TRACE(g.name);
     const auto losses = train_losses(g.descriptor, kGoldenSteps, kGoldenLr);
     if (update) write_golden(g, losses);
@@ -125,7 +126,7 @@ TEST(Training, GoldenLosses) {
 // every weight by one part in 10^7 (about one float ulp, what another CPU's
 // rounding does) must move no loss by more than a quarter of the tolerance.
 TEST(Training, GoldenRunsAreWellConditioned) {
-  for (const Golden& g : kGolden) {
+  for (const Golden& g : goldens()) {
     SCOPED_TRACE(g.name);
     const auto a = train_losses(g.descriptor, kGoldenSteps, kGoldenLr);
     const auto b = train_losses(g.descriptor, kGoldenSteps, kGoldenLr, 1e-7);
@@ -134,7 +135,8 @@ TEST(Training, GoldenRunsAreWellConditioned) {
       EXPECT_NEAR(a[i], b[i], kGoldenTolerance / 4) << "step " << i;
       worst = std::max(worst, std::abs(a[i] - b[i]));
     }
-    std::printf("%s: a 1e-7 weight perturbation moves the losses by %.2e at most\n", g.name, worst);
+    std::printf("%s: a 1e-7 weight perturbation moves the losses by %.2e at most\n", g.name.c_str(),
+                worst);
   }
 }
 

@@ -49,8 +49,8 @@ TEST(Params, HandCountsPerMixer) {
 TEST(Params, HybridSumsItsLayers) {
   const ModelSpec h = parse_descriptor("hybrid(lightning,softmax@3:1):L8:d64:h4:kv2:f128:v100");
   const ParamCount c = count_params(h);
-  EXPECT_EQ(c.non_embedding, 6 * mixer_params(h, MixerKind::Lightning) +
-                                 2 * mixer_params(h, MixerKind::Softmax) + 8 * 24704 + 64);
+  EXPECT_EQ(c.non_embedding, 6 * mixer_params(h, mixer("lightning")) +
+                                 2 * mixer_params(h, mixer("softmax")) + 8 * 24704 + 64);
 }
 
 TEST(Flops, SoftmaxHandCount) {

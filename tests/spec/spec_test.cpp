@@ -1,12 +1,14 @@
 // Descriptor parsing, hybrid resolution and the exact error messages.
 #include <gtest/gtest.h>
 
+#include "models/mixers/mamba2/shape.h"
 #include "models/spec/spec.h"
 
 namespace scalelab::spec {
 namespace {
 
-constexpr MixerKind S = MixerKind::Softmax, Li = MixerKind::Lightning, M = MixerKind::Mamba2;
+const MixerKind S = mixer("softmax"), Li = mixer("lightning"), M = mixer("mamba2"),
+                Hg = mixer("hgrn2");
 
 TEST(Descriptor, ParsesEveryField) {
   const ModelSpec s = parse_descriptor("softmax:L32:d4096:h32:kv8:f11008:v32000:T2048:untied");
@@ -33,9 +35,9 @@ TEST(Descriptor, DefaultsAndDerivedFields) {
 
 TEST(Descriptor, MambaFieldsAndCanonicalForm) {
   const ModelSpec s = parse_descriptor("mamba2:L3:d64:ds16:ex2:hd32:dc3");
-  EXPECT_EQ(s.mamba_d_state, 16);
-  EXPECT_EQ(s.mamba_heads(), 4);
-  EXPECT_EQ(s.mamba_conv, 3);
+  EXPECT_EQ(s.field("mamba_d_state"), 16);
+  EXPECT_EQ(mixers::mamba2::heads(s), 4);
+  EXPECT_EQ(s.field("mamba_conv"), 3);
   EXPECT_EQ(to_descriptor(s), "mamba2:L3:d64:h4:kv4:f192:v256:T256:tied:ds16:ex2:hd32:dc3");
 }
 
@@ -61,8 +63,7 @@ TEST(Hybrid, RatioRepeats) {
   EXPECT_EQ(s.count(S), 2);
   EXPECT_EQ(parse_descriptor("hybrid(lightning,softmax@15:1):L16:d64:h4").count(S), 1);
   EXPECT_EQ(parse_descriptor("hybrid(softmax,hgrn2@1:2):L6:d64:h4").layers,
-            (std::vector<MixerKind>{S, MixerKind::Hgrn2, MixerKind::Hgrn2, S, MixerKind::Hgrn2,
-                                    MixerKind::Hgrn2}));
+            (std::vector<MixerKind>{S, Hg, Hg, S, Hg, Hg}));
 }
 
 TEST(Hybrid, ExplicitIndicesAndSingleLayer) {
@@ -102,11 +103,11 @@ void expect_error(const std::string& descriptor, const std::string& field, const
 TEST(Errors, BadDescriptorsNameTheField) {
   expect_error("", "arch", "model descriptor is empty");
   expect_error("gpt:L2", "arch",
-               "unknown mixer 'gpt' (expected softmax, lightning, hgrn2, mamba2 or "
+               "unknown mixer 'gpt' (expected softmax, lightning, hgrn2, mamba2, swa, gdn or "
                "hybrid(A,B@pattern))");
   expect_error("softmax:L2:q3", "arch",
                "unknown field 'q3' in 'softmax:L2:q3' (expected L, d, h, kv, f, v, T, ds, ex, hd, "
-               "dc, tied or untied followed by a number)");
+               "dc, w, gk, gv, gc, tied or untied followed by a number)");
   expect_error("softmax:L2:L3", "layers", "field layers is given twice in 'softmax:L2:L3'");
   expect_error("softmax:L2:", "arch", "empty field in 'softmax:L2:'");
   expect_error("softmax:L0", "layers", "layers must be >= 1, got 0");
@@ -118,7 +119,7 @@ TEST(Errors, BadDescriptorsNameTheField) {
   expect_error("softmax:d96:h32", "heads",
                "softmax layers need an even head dim for RoPE; d_model/heads = 96/32 = 3");
   expect_error("lightning:d128:h4:kv2", "kv_heads",
-               "kv_heads (2) differs from heads (4) but lightning has no softmax layer");
+               "kv_heads (2) differs from heads (4) but lightning has no softmax or swa layer");
   expect_error("softmax:ds16", "mamba_d_state",
                "mamba_d_state (16) applies to mamba2 layers only; softmax has none");
   expect_error("mamba2:d96:hd80", "mamba_head_dim",
@@ -145,7 +146,7 @@ TEST(Errors, BadHybridPatterns) {
                "hybrid needs the form hybrid(A,B@a:b) or hybrid(A,B@[i,j,...]), got "
                "'hybrid(lightning,softmax)'");
   expect_error("hybrid(lightning,gla@7:1):L8", "arch",
-               "unknown mixer 'gla' (expected softmax, lightning, hgrn2, mamba2 or "
+               "unknown mixer 'gla' (expected softmax, lightning, hgrn2, mamba2, swa, gdn or "
                "hybrid(A,B@pattern))");
   expect_error("hybrid(lightning,softmax@7:1)x:L8", "arch",
                "unexpected 'x:L8' after hybrid(lightning,softmax@7:1)");

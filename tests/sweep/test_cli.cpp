@@ -10,28 +10,13 @@
 #include <fstream>
 
 #include "db/db.h"
+#include "tests/common/run_cli.h"
 
 namespace fs = std::filesystem;
 
 namespace {
-struct Result {
-  int rc = -1;
-  std::string out;
-};
-
-// Runs `scalelab ARGS` in DIR with stderr merged into stdout.
-Result run_cli(const fs::path& dir, const std::string& args) {
-  const std::string cmd = "cd '" + dir.string() + "' && '" SCALELAB_BINARY "' " + args + " 2>&1";
-  Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = pclose(p);
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using Result = scalelab::testing::CliResult;
+using scalelab::testing::run_cli;
 
 class PlanCli : public ::testing::Test {
  protected:

@@ -34,7 +34,7 @@ TEST(SheetErrors, AllErrorsOfASheetAtOnce) {
             "exactly one of tokens, tokens_per_param, flops\n"
             "s.csv:5:heads: heads (12) must divide d_model (512)\n"
             "s.csv:6:arch: unknown mixer 'transformer' (expected softmax, lightning, hgrn2, "
-            "mamba2 or hybrid(A,B@pattern))");
+            "mamba2, swa, gdn or hybrid(A,B@pattern))");
 }
 
 TEST(SheetErrors, HeaderProblems) {

@@ -14,6 +14,12 @@
 
 namespace scalelab::models {
 
+// Mamba2's own generation carry (MixerState::own): the last (conv - 1) conv
+// inputs [B, conv_dim, conv - 1].
+struct Mamba2ConvState {
+  torch::Tensor inputs;
+};
+
 class Mamba2Mixer : public TokenMixer {
  public:
   explicit Mamba2Mixer(const MixerArgs& args);

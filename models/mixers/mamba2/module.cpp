@@ -1,20 +1,20 @@
-#include "models/mamba2.h"
+#include "models/mixers/mamba2/module.h"
 
 #include <cmath>
 
-#include "kernels/causal_conv1d/op.h"
 #include "kernels/rms_norm/op.h"
 #include "kernels/scalar_decay/op.h"
 #include "kernels/ssd_inputs/op.h"
+#include "models/mixers/mamba2/shape.h"
 
 namespace scalelab::models {
 
 Mamba2Mixer::Mamba2Mixer(const MixerArgs& a)
-    : d_inner_(a.spec.mamba_d_inner()),
-      d_state_(a.spec.mamba_d_state),
-      heads_(a.spec.mamba_heads()),
-      head_dim_(a.spec.mamba_head_dim),
-      width_(a.spec.mamba_conv) {
+    : d_inner_(mixers::mamba2::d_inner(a.spec)),
+      d_state_(mixers::mamba2::d_state(a.spec)),
+      heads_(mixers::mamba2::heads(a.spec)),
+      head_dim_(mixers::mamba2::head_dim(a.spec)),
+      width_(mixers::mamba2::conv(a.spec)) {
   const int64_t d = a.spec.d_model, conv_dim = d_inner_ + 2 * d_state_;
   in_proj_ = register_module("in_proj", linear(d, 2 * d_inner_ + 2 * d_state_ + heads_));
   conv1d_ = register_module(
@@ -28,18 +28,8 @@ Mamba2Mixer::Mamba2Mixer(const MixerArgs& a)
 }
 
 torch::Tensor Mamba2Mixer::conv(const torch::Tensor& xbc, MixerState* state) {
-  const int64_t b = xbc.size(0), conv_dim = xbc.size(2);
-  auto u = xbc.transpose(1, 2);  // [B, conv_dim, T]
-  // Left context: the previous inputs (generation) or zeros (causal padding).
-  auto past = state && state->conv.defined()
-                  ? state->conv.to(u.scalar_type())
-                  : torch::zeros({b, conv_dim, width_ - 1}, u.options());
-  auto padded = torch::cat({past, u}, 2);
-  if (state) state->conv = padded.narrow(2, padded.size(2) - (width_ - 1), width_ - 1);
-  // Explicit int64 lists: a bare 0 also converts to conv1d's string padding overload.
-  const std::vector<int64_t> one{1}, zero{0};
-  auto y = torch::conv1d(padded, conv1d_->weight, conv1d_->bias, one, zero, one, conv_dim);
-  return torch::silu(y).transpose(1, 2);
+  torch::Tensor* buffer = state ? &state->own_as<Mamba2ConvState>().inputs : nullptr;
+  return causal_conv_silu(xbc, conv1d_->weight, conv1d_->bias, buffer);
 }
 
 torch::Tensor Mamba2Mixer::forward(const torch::Tensor& x, MixerState* state) {
@@ -48,10 +38,7 @@ torch::Tensor Mamba2Mixer::forward(const torch::Tensor& x, MixerState* state) {
   auto z = zxbcdt.narrow(2, 0, d_inner_);
   auto xbc_in = zxbcdt.narrow(2, d_inner_, d_inner_ + 2 * d_state_);
   auto dt = zxbcdt.narrow(2, 2 * d_inner_ + 2 * d_state_, heads_);
-  // Training convolves in [B, T, C] with one fused kernel; generation keeps
-  // the last inputs as state (conv()).
-  auto xbc = state ? conv(xbc_in, state)
-                   : kernels::causal_conv1d(xbc_in, conv1d_->weight.squeeze(1), conv1d_->bias, true);
+  auto xbc = conv(xbc_in, state);
   // SSD as linear attention: dt scales the input (k = dt B) and the decay (g = dt A).
   auto in = kernels::ssd_inputs(xbc, dt, dt_bias_, a_log_, heads_, head_dim_, d_state_);
   torch::Tensor init = state ? state->ssm : torch::Tensor();
@@ -94,5 +81,7 @@ void Mamba2Mixer::init_weights(Init& init) {
   init.fill(d_skip_, 1.0);
   norm_->init_weights(init);
 }
+
+MixerModule builtin::mamba2() { return module_of<Mamba2Mixer>(); }
 
 }  // namespace scalelab::models

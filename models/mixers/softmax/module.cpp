@@ -1,4 +1,4 @@
-#include "models/softmax.h"
+#include "models/mixers/softmax/module.h"
 
 #include "kernels/rope/op.h"
 
@@ -52,5 +52,7 @@ void SoftmaxAttention::init_weights(Init& init) {
   init.weight(wv);
   init.residual_weight(wo_->weight);
 }
+
+MixerModule builtin::softmax() { return module_of<SoftmaxAttention>(); }
 
 }  // namespace scalelab::models

@@ -15,7 +15,7 @@ class SoftmaxAttention : public TokenMixer {
   torch::Tensor forward(const torch::Tensor& x, MixerState* state = nullptr) override;
   void init_weights(Init& init) override;
 
- private:
+ protected:  // swa (models/mixers/swa) is this attention restricted to a window
   int64_t heads_, kv_heads_, head_dim_;
   torch::nn::Linear wqkv_{nullptr}, wo_{nullptr};  // wqkv: q rows, then k, then v
 };

@@ -1,4 +1,4 @@
-#include "models/hgrn2.h"
+#include "models/mixers/hgrn2/module.h"
 
 #include "kernels/hgrn2_gates/op.h"
 #include "kernels/vector_decay/op.h"
@@ -8,8 +8,8 @@ namespace scalelab::models {
 Hgrn2Attention::Hgrn2Attention(const MixerArgs& a)
     : heads_(a.spec.n_heads),
       head_dim_(a.spec.head_dim()),
-      lower_bounds_(a.hgrn2_lower_bounds),
-      index_(a.hgrn2_index) {
+      lower_bounds_(a.shared),
+      index_(a.kind_index) {
   TORCH_CHECK(lower_bounds_.defined() && index_ >= 0 && index_ < lower_bounds_.size(0),
               "hgrn2 layer ", a.layer, " needs its row of the model's lower bounds");
   const int64_t d = a.spec.d_model;
@@ -59,6 +59,16 @@ void Hgrn2Attention::init_weights(Init& init) {
   init.weight(wi);
   init.residual_weight(wo_->weight);
   norm_->init_weights(init);
+}
+
+MixerModule builtin::hgrn2() {
+  MixerModule m = module_of<Hgrn2Attention>();
+  // HGRN2 sec. 3.2: the lower bounds of all hgrn2 layers, [n_layers, d].
+  m.shared_name = "hgrn2_lower_bounds";
+  m.make_shared = [](const spec::ModelSpec& s, int n) { return torch::zeros({n, s.d_model}); };
+  // Zeros: softmax over layers is uniform, so lb_l = l / L_h (fla's init).
+  m.init_shared = [](Init& init, torch::Tensor& p) { init.fill(p, 0.0); };
+  return m;
 }
 
 }  // namespace scalelab::models

@@ -1,4 +1,4 @@
-#include "models/lightning.h"
+#include "models/mixers/lightning/module.h"
 
 #include <cmath>
 
@@ -76,5 +76,7 @@ void LightningAttention::init_weights(Init& init) {
   init.residual_weight(wo_->weight);
   norm_->init_weights(init);
 }
+
+MixerModule builtin::lightning() { return module_of<LightningAttention>(); }
 
 }  // namespace scalelab::models
