@@ -6,9 +6,11 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "db/db.h"
+#include "db/lineage.h"
 
 namespace scalelab::analysis {
 
@@ -19,17 +21,28 @@ namespace {
 
 bool positive(double v) { return std::isfinite(v) && v > 0; }
 
+double or_nan(const std::optional<double>& v) {
+  return v && positive(*v) ? *v : std::numeric_limits<double>::quiet_NaN();
+}
+
+// The curve of R: for a branch, its parent's rows up to the branch point first.
 std::vector<CurvePoint> curve_of(db::Database& db, const RunPoint& r) {
+  std::vector<std::pair<db::Metric, bool>> rows;
+  if (!r.parent.empty())
+    for (db::Metric& m : db.metrics(r.parent))
+      if (m.step <= r.branch_step) rows.emplace_back(std::move(m), false);
+  for (db::Metric& m : db.metrics(r.id))
+    if (m.step > r.branch_step) rows.emplace_back(std::move(m), true);
   std::vector<CurvePoint> out;
-  for (const db::Metric& m : db.metrics(r.id)) {
+  for (const auto& [m, own] : rows) {
     const std::optional<double> loss = m.val_loss ? m.val_loss : m.train_loss;
     // A curve point that diverged says nothing about the envelope; the final
     // loss is checked separately and fails loudly.
     if (!loss || !positive(*loss) || m.tokens <= 0) continue;
     const double d = static_cast<double>(m.tokens);
-    out.push_back({d, r.c * d / r.d, *loss});
+    out.push_back({d, r.c * d / r.d, *loss, or_nan(m.train_loss), or_nan(m.val_loss), own});
   }
-  std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.d < b.d; });
+  std::stable_sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.d < b.d; });
   return out;
 }
 
@@ -53,9 +66,16 @@ std::vector<RunPoint> load_runs(db::Database& db, const DataOptions& opt) {
   db::RunFilter f;
   f.status = db::RunStatus::Done;
   f.arch = opt.arch;
+  std::map<std::string, db::Lineage> lineage;
+  for (db::Lineage& l : db::lineages(db)) lineage.emplace(l.id, std::move(l));
   std::vector<RunPoint> out;
   for (const db::Run& run : db.list_runs(f)) {
     RunPoint p;
+    if (auto it = lineage.find(run.id); it != lineage.end()) {
+      if (it->second.is_parent) continue;
+      p.parent = it->second.parent_id;
+      p.branch_step = it->second.branch_step;
+    }
     p.id = run.id;
     p.name = run.name;
     p.arch = run.arch;
@@ -74,6 +94,22 @@ std::vector<RunPoint> load_runs(db::Database& db, const DataOptions& opt) {
   if (opt.with_curves)
     for (RunPoint& p : out) p.curve = curve_of(db, p);
   return out;
+}
+
+std::string runs_digest(const std::vector<RunPoint>& runs) {
+  std::vector<std::string> keys;
+  for (const RunPoint& r : runs) keys.push_back(fmt::format("{}={:.17g}", r.id, r.loss));
+  std::sort(keys.begin(), keys.end());
+  uint64_t h = 1469598103934665603ull;  // FNV-1a: stable across builds and machines
+  for (const std::string& k : keys)
+    for (unsigned char c : k + ";") h = (h ^ c) * 1099511628211ull;
+  return fmt::format("{:016x}", h);
+}
+
+size_t count_units(const std::vector<RunPoint>& runs) {
+  std::set<std::string> units;
+  for (const RunPoint& r : runs) units.insert(r.unit());
+  return units.size();
 }
 
 std::vector<std::string> architectures(const std::vector<RunPoint>& runs) {

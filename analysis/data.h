@@ -9,6 +9,8 @@
 //      attention and state terms) by default, or 6 N D with Compute::SixND.
 #pragma once
 
+#include <cstdint>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -27,10 +29,21 @@ struct CurvePoint {
   double d = 0;     // tokens seen
   double c = 0;     // FLOPs spent up to here (the run's C scaled by d / D)
   double loss = 0;  // validation loss (train loss where no validation was logged)
+  // Each as logged; NaN where that row has none. Plots tell them apart.
+  double train = std::numeric_limits<double>::quiet_NaN();
+  double val = std::numeric_limits<double>::quiet_NaN();
+  bool own = true;  // false: logged by the parent, before this branch started
 };
 
+// A WSD parent (models/spec/wsd.h) measures no point of its own: its branches
+// do, and they are not independent of each other (they share the parent's
+// stable phase), so the bootstrap resamples a parent with all its branches.
 struct RunPoint {
   std::string id, name, arch;
+  std::string parent;       // a WSD branch: its parent run; "" otherwise
+  int64_t branch_step = 0;  // a WSD branch: the parent's step it started from
+  // The independent unit the bootstrap resamples: the parent, or the run itself.
+  const std::string& unit() const { return parent.empty() ? id : parent; }
   double n = 0;        // per NAxis
   double n_total = 0;  // total parameters, for tables
   double d = 0;        // training tokens
@@ -51,10 +64,18 @@ struct DataError : std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
-// Done runs of the database as points. Throws DataError for a run whose final
-// loss is missing, NaN, infinite or <= 0, or whose N, D or C is <= 0: a fit
-// over such data would be garbage, so the error names the run and field.
+// Done runs of the database as points; WSD parents are left out (their
+// branches are the points) and a branch's curve starts with its parent's, up
+// to its branch point. Throws DataError for a run whose final loss is missing,
+// NaN, infinite or <= 0, or whose N, D or C is <= 0: a fit over such data
+// would be garbage, so the error names the run and field.
 std::vector<RunPoint> load_runs(db::Database& db, const DataOptions& opt);
+
+// 16 hex digits identifying the points (ids and final losses, in any order):
+// a stored fit whose digest differs from its runs' is out of date.
+std::string runs_digest(const std::vector<RunPoint>& runs);
+// Distinct independent units (parents and plain runs).
+size_t count_units(const std::vector<RunPoint>& runs);
 
 // The same checks for points built elsewhere (tests, CSV).
 void validate(const std::vector<RunPoint>& runs);

@@ -44,14 +44,15 @@ std::string csv_num(double v) { return std::isnan(v) ? "" : fmt::format("{:.10g}
 }  // namespace
 
 std::string fits_csv(const std::vector<FitResult>& fits) {
-  std::string out = "method,arch,quantity,at_flops,value,lo,hi,level,n_points,bootstrap_ok\n";
+  std::string out =
+      "method,arch,quantity,at_flops,value,lo,hi,level,n_points,bootstrap_ok,extrapolation\n";
   for (const FitResult& f : fits)
     for (const auto* list : {&f.params, &f.derived})
       for (const Estimate& e : *list)
-        out += fmt::format("{},{},{},{},{},{},{},{},{},{}\n", csv_cell(f.method), csv_cell(f.arch),
-                           csv_cell(e.name), csv_num(e.at), csv_num(e.value), csv_num(e.lo),
-                           csv_num(e.hi), f.bootstrap > 0 ? csv_num(f.level) : "", f.n_points,
-                           f.bootstrap_ok);
+        out += fmt::format("{},{},{},{},{},{},{},{},{},{},{}\n", csv_cell(f.method),
+                           csv_cell(f.arch), csv_cell(e.name), csv_num(e.at), csv_num(e.value),
+                           csv_num(e.lo), csv_num(e.hi), f.bootstrap > 0 ? csv_num(f.level) : "",
+                           f.n_points, f.bootstrap_ok, csv_cell(e.extrapolation));
   return out;
 }
 
@@ -80,16 +81,19 @@ std::string suite_text(const FitSuite& s) {
     out += fmt::format("{} [{}]  {}  ({} points", f.method, f.arch.empty() ? "pooled" : f.arch,
                        f.formula, f.n_points);
     if (f.bootstrap > 0)
-      out += fmt::format("; {:.0f}% bootstrap intervals, {}/{} replicates", 100 * f.level,
+      out += fmt::format("; {:.0f}% BCa bootstrap intervals, {}/{} replicates", 100 * f.level,
                          f.bootstrap_ok, f.bootstrap);
     out += ")\n";
+    if (f.bootstrap > 0 && f.extra.contains("resampling"))
+      out += "  (" + f.extra["resampling"].get<std::string>() + ")\n";
     if (f.extra.contains("interval_note"))
       out += "  (" + f.extra["interval_note"].get<std::string>() + ")\n";
     for (const Estimate& e : f.params)
       out += fmt::format("  {:<26} {:>11} {}\n", e.name, format_number(e.value), interval(e));
     for (const Estimate& e : f.derived)
-      out += fmt::format("  {:<26} {:>11} {}\n", fmt::format("{}@{}", e.name, format_flops(e.at)),
-                         format_number(e.value), interval(e));
+      out += fmt::format("  {:<26} {:>11} {}{}\n", fmt::format("{}@{}", e.name, format_flops(e.at)),
+                         format_number(e.value), interval(e),
+                         e.extrapolation.empty() ? "" : "  EXTRAPOLATED: " + e.extrapolation);
   }
   for (const std::string& n : s.notes) out += "note: " + n + "\n";
   return out;

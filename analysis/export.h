@@ -20,7 +20,8 @@ std::string format_flops(double v);
 nlohmann::json suite_json(const FitSuite& s);
 FitSuite suite_from_json(const nlohmann::json& j);
 
-// One row per estimate: method,arch,quantity,at_flops,value,lo,hi,level,n_points,bootstrap_ok.
+// One row per estimate: method,arch,quantity,at_flops,value,lo,hi,level,n_points,bootstrap_ok,
+// extrapolation ("" inside the data; else why it is a prediction beyond it).
 std::string fits_csv(const std::vector<FitResult>& fits);
 // One row per run: id,name,arch,params,n_<axis>,tokens,flops,final_loss,curve_points.
 std::string runs_csv(const std::vector<RunPoint>& runs, NAxis axis);

@@ -9,12 +9,6 @@
 namespace scalelab::analysis {
 namespace {
 
-size_t distinct_sizes(const std::vector<RunPoint>& runs) {
-  std::set<double> s;
-  for (const RunPoint& r : runs) s.insert(r.n);
-  return s.size();
-}
-
 bool has_fit(const FitSuite& s, const std::string& method, const std::string& arch) {
   return std::any_of(s.fits.begin(), s.fits.end(),
                      [&](const FitResult& f) { return f.method == method && f.arch == arch; });
@@ -40,33 +34,22 @@ FitSuite run_fits(const std::vector<RunPoint>& runs, const FitOptions& opt) {
   const std::vector<std::string> archs = architectures(runs);
   for (const std::string& arch : archs) {
     const std::vector<RunPoint> rs = of_arch(runs, arch);
-    const size_t sizes = distinct_sizes(rs);
-    if (want("kaplan")) {
-      if (sizes < 3) {
-        s.notes.push_back(fmt::format(
-            "kaplan [{}]: skipped: {} run(s) of {} model size(s); a power law with E needs 3 "
-            "sizes",
-            arch, rs.size(), sizes));
-      } else {
-        for (char axis : {'c', 'n', 'd'})
-          for (bool with_e : {true, false})
-            attempt(fmt::format("kaplan_{}{}", axis, with_e ? "" : "0"), arch,
-                    [&] { return fit_kaplan(rs, axis, with_e, arch, opt); });
-      }
-    }
+    if (want("kaplan"))
+      for (char axis : {'c', 'n', 'd'})
+        for (bool with_e : {true, false})
+          attempt(fmt::format("kaplan_{}{}", axis, with_e ? "" : "0"), arch,
+                  [&] { return fit_kaplan(rs, axis, with_e, arch, opt); });
     if (want("chinchilla1")) attempt("chinchilla1", arch, [&] { return fit_approach1(rs, arch, opt); });
     if (want("chinchilla2")) attempt("chinchilla2", arch, [&] { return fit_approach2(rs, arch, opt); });
     if (want("chinchilla3")) attempt("chinchilla3", arch, [&] { return fit_approach3(rs, arch, opt); });
   }
   if (!want("kaplan")) return s;
-  const bool any_c = std::any_of(archs.begin(), archs.end(),
-                                 [&](const std::string& a) { return has_fit(s, "kaplan_c", a); });
-  if (!any_c && archs.size() > 1) {
-    s.notes.push_back("kaplan_c: no architecture has 3 sizes; fitting all runs pooled");
+  // Architectures differ in their laws; one curve through all of them is a
+  // different question, answered only when asked.
+  if (opt.pool && archs.size() > 1)
     for (bool with_e : {true, false})
       attempt(with_e ? "kaplan_c" : "kaplan_c0", "",
               [&] { return fit_kaplan(runs, 'c', with_e, "", opt); });
-  }
   if (!has_fit(s, "kaplan_c", opt.baseline)) {
     if (archs.size() > 1)
       s.notes.push_back(fmt::format(

@@ -8,73 +8,16 @@
 #include <set>
 
 #include "analysis/allocation.h"
-#include "analysis/bootstrap.h"
 #include "analysis/chinchilla3.h"
+#include "analysis/fit_detail.h"
 #include "analysis/powerlaw.h"
 
 namespace scalelab::analysis {
 namespace {
 
-using Quantities = std::function<std::vector<double>(const std::vector<RunPoint>&)>;
-
-struct Names {
-  std::vector<std::string> params;
-  std::vector<std::pair<std::string, double>> derived;  // name, budget
-  size_t size() const { return params.size() + derived.size(); }
-};
-
-std::vector<RunPoint> subset(const std::vector<RunPoint>& runs, const std::vector<size_t>& idx) {
-  std::vector<RunPoint> out;
-  out.reserve(idx.size());
-  for (size_t i : idx) out.push_back(runs[i]);
-  return out;
-}
-
-std::vector<int> strata_by_arch(const std::vector<RunPoint>& runs) {
-  std::map<std::string, int> ids;
-  std::vector<int> out;
-  for (const RunPoint& r : runs) out.push_back(ids.emplace(r.arch, ids.size()).first->second);
-  return out;
-}
-
-// Fills R's estimates from the full-data VALUES and, with opt.bootstrap > 0,
-// their intervals from Q refitted on resampled runs.
-void fill(FitResult& r, const Names& names, const std::vector<double>& values,
-          const std::vector<RunPoint>& runs, const Quantities& q, const FitOptions& opt) {
-  BootstrapOptions bo{opt.bootstrap, opt.seed, opt.level, opt.threads};
-  const BootstrapResult b = bootstrap(
-      strata_by_arch(runs), names.size(),
-      [&](const std::vector<size_t>& idx) { return q(subset(runs, idx)); }, bo);
-  r.bootstrap = opt.bootstrap;
-  r.bootstrap_ok = b.ok;
-  r.level = opt.level;
-  // Resamples that cannot be refitted are those with too few distinct runs; when
-  // they are most of them, the survivors are mostly the original sample and
-  // their spread would be a falsely narrow interval (zero-width with as many
-  // runs as parameters). Then no interval is given, and the fit says why.
-  const bool identifiable = opt.bootstrap > 0 && 2 * b.ok >= opt.bootstrap;
-  if (opt.bootstrap > 0 && !identifiable)
-    r.extra["interval_note"] = fmt::format(
-        "no intervals: only {} of {} resamples could be refitted ({} runs{}); add runs", b.ok,
-        opt.bootstrap, runs.size(),
-        names.params.empty() ? "" : fmt::format(" for {} parameters", names.params.size()));
-  for (size_t k = 0; k < names.size(); ++k) {
-    Estimate e;
-    e.value = values[k];
-    if (identifiable) {
-      e.lo = b.lo[k];
-      e.hi = b.hi[k];
-    }
-    if (k < names.params.size()) {
-      e.name = names.params[k];
-      r.params.push_back(e);
-    } else {
-      e.name = names.derived[k - names.params.size()].first;
-      e.at = names.derived[k - names.params.size()].second;
-      r.derived.push_back(e);
-    }
-  }
-}
+using detail::fill;
+using detail::Names;
+using detail::Quantities;
 
 void base(FitResult& r, const std::string& method, const std::string& arch,
           const std::vector<RunPoint>& runs, const FitOptions& opt) {
@@ -83,6 +26,8 @@ void base(FitResult& r, const std::string& method, const std::string& arch,
   r.n_points = static_cast<int>(runs.size());
   r.extra["compute"] = to_string(opt.compute);
   r.extra["n_axis"] = to_string(opt.n_axis);
+  r.extra["independent_runs"] = count_units(runs);
+  r.extra["data_digest"] = runs_digest(runs);
 }
 
 // Kaplan x/y points: the lowest final loss at each compute budget (runs within
@@ -115,14 +60,34 @@ std::pair<std::vector<double>, std::vector<double>> kaplan_points(const std::vec
   return {x, y};
 }
 
-double round2(double v) {
-  if (!(v > 0)) return v;
-  const double p = std::pow(10.0, std::floor(std::log10(v)) - 1);
-  return std::round(v / p) * p;
+// A law with as many parameters as distinct points passes through all of
+// them: its "fit" says nothing, and neither would an interval around it.
+void require_dof(const std::vector<double>& x, size_t params, const char* what) {
+  const size_t k = std::set<double>(x.begin(), x.end()).size();
+  if (k <= params)
+    throw FitError(fmt::format(
+        "no residual degrees of freedom: {} distinct {} for {} parameters (the law would pass "
+        "through every point; need {})",
+        k, what, params, params + 1));
+}
+
+PowerLaw kaplan_law(const std::vector<RunPoint>& rs, char axis, bool with_e, double tolerance) {
+  const auto [x, y] = kaplan_points(rs, axis, tolerance);
+  require_dof(x, with_e ? 3 : 2, axis == 'c' ? "compute budgets" : axis == 'n' ? "sizes N"
+                                                                               : "token counts D");
+  return fit_power_law(x, y, with_e);
 }
 
 std::vector<double> budgets_of(const std::vector<RunPoint>& runs, const FitOptions& opt) {
   return opt.budgets.empty() ? default_budgets(runs) : opt.budgets;
+}
+
+// 24 log-spaced x over the runs' range: where the report draws the fit line.
+std::vector<double> band_grid(const std::vector<RunPoint>& runs, char axis) {
+  const detail::AxisRange r = detail::range_of(runs, axis);
+  std::vector<double> out;
+  for (int i = 0; i < 24; ++i) out.push_back(std::exp(std::log(r.lo) + std::log(r.hi / r.lo) * i / 23));
+  return out;
 }
 
 // N_opt, D_opt, D/N at each budget.
@@ -142,18 +107,32 @@ void push_allocation(std::vector<double>& v, const Law& law, const std::vector<d
   }
 }
 
+std::vector<NDPoint> nd_points(const std::vector<RunPoint>& rs) {
+  std::vector<NDPoint> p;
+  for (const RunPoint& x : rs) p.push_back({x.n, x.d, x.loss});
+  return p;
+}
+
+// Approach 3's five parameters: each term needs its variable at 3 values or
+// more (with 2, A and alpha, or B and beta, trade off freely), and the fit
+// needs residual degrees of freedom to spare.
+void require_approach3_data(const std::vector<RunPoint>& rs) {
+  std::set<double> ns, ds;
+  for (const RunPoint& r : rs) ns.insert(r.n), ds.insert(r.d);
+  if (rs.size() < 10)
+    throw FitError(fmt::format("approach 3 fits 5 parameters; {} point(s), need at least 10",
+                               rs.size()));
+  if (ns.size() < 3 || ds.size() < 3)
+    throw FitError(fmt::format("approach 3 needs 3 or more distinct N and D ({} N, {} D)",
+                               ns.size(), ds.size()));
+}
+
 }  // namespace
 
 std::vector<double> default_budgets(const std::vector<RunPoint>& runs) {
-  double lo = std::numeric_limits<double>::infinity(), hi = 0;
-  for (const RunPoint& r : runs) {
-    lo = std::min(lo, r.c);
-    hi = std::max(hi, r.c);
-  }
   if (runs.empty()) return {};
-  std::vector<double> out = {round2(lo), round2(std::sqrt(lo * hi)), round2(hi), round2(10 * hi)};
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
+  const detail::AxisRange c = detail::range_of(runs, 'c');
+  return detail::budgets_inside(c.lo, c.hi);
 }
 
 void check_fit_input(const std::vector<RunPoint>& runs) {
@@ -187,18 +166,20 @@ FitResult fit_kaplan(const std::vector<RunPoint>& runs, char axis, bool with_e,
   names.params.insert(names.params.end(), {"A", "alpha"});
   const std::vector<double> budgets = axis == 'c' ? budgets_of(runs, opt) : std::vector<double>{};
   for (double c : budgets) names.derived.push_back({"loss", c});
+  names.band = band_grid(runs, axis);
   const Quantities q = [&](const std::vector<RunPoint>& rs) {
-    const auto [x, y] = kaplan_points(rs, axis, opt.isoflop_tolerance);
-    const PowerLaw law = fit_power_law(x, y, with_e);
+    const PowerLaw law = kaplan_law(rs, axis, with_e, opt.isoflop_tolerance);
     std::vector<double> v;
     if (with_e) v.push_back(law.E);
     v.insert(v.end(), {law.A, law.alpha});
     for (double c : budgets) v.push_back(law(c));
+    for (double x : names.band) v.push_back(law(x));
     return v;
   };
-  const auto [x, y] = kaplan_points(runs, axis, opt.isoflop_tolerance);
-  r.extra["rms_log_residual"] = fit_power_law(x, y, with_e).rms_log_residual;
+  const PowerLaw full = kaplan_law(runs, axis, with_e, opt.isoflop_tolerance);
+  r.extra["rms_log_residual"] = full.rms_log_residual;
   fill(r, names, q(runs), runs, q, opt);
+  detail::flag_extrapolation(r, runs);
   return r;
 }
 
@@ -208,7 +189,7 @@ FitResult fit_approach1(const std::vector<RunPoint>& runs, const std::string& ar
   base(r, "chinchilla1", arch, runs, opt);
   r.formula = "N_opt = k_n * C^a, D_opt = k_d * C^b (training-curve envelope)";
   const std::vector<double> budgets = budgets_of(runs, opt);
-  Names names{{"a", "k_n", "b", "k_d"}, {}};
+  Names names{{"a", "k_n", "b", "k_d"}, {}, {}};
   allocation_names(names, budgets);
   const Quantities q = [&](const std::vector<RunPoint>& rs) {
     const Approach1Fit f = fit_chinchilla1(rs);
@@ -223,6 +204,7 @@ FitResult fit_approach1(const std::vector<RunPoint>& runs, const std::string& ar
   r.extra["envelope"] = env;
   r.extra["sizes_on_envelope"] = full.distinct_sizes;
   fill(r, names, q(runs), runs, q, opt);
+  detail::flag_extrapolation(r, runs);
   return r;
 }
 
@@ -232,7 +214,7 @@ FitResult fit_approach2(const std::vector<RunPoint>& runs, const std::string& ar
   base(r, "chinchilla2", arch, runs, opt);
   r.formula = "N_opt = k_n * C^a, D_opt = k_d * C^b (IsoFLOP parabolas in log N)";
   const std::vector<double> budgets = budgets_of(runs, opt);
-  Names names{{"a", "k_n", "b", "k_d"}, {}};
+  Names names{{"a", "k_n", "b", "k_d"}, {}, {}};
   allocation_names(names, budgets);
   const double tol = opt.isoflop_tolerance;
   const Quantities q = [&](const std::vector<RunPoint>& rs) {
@@ -253,27 +235,20 @@ FitResult fit_approach2(const std::vector<RunPoint>& runs, const std::string& ar
   r.extra["budgets"] = bj;
   r.extra["parabola"] = "loss = p0 + p1 ln N + p2 (ln N)^2";
   fill(r, names, q(runs), runs, q, opt);
+  detail::flag_extrapolation(r, runs);
   return r;
 }
 
 FitResult fit_approach3(const std::vector<RunPoint>& runs, const std::string& arch,
                         const FitOptions& opt) {
-  // Five parameters from fewer than 10 runs is interpolation, not a law.
-  if (runs.size() < 10)
-    throw FitError(fmt::format("approach 3 fits 5 parameters; {} run(s), need at least 10",
-                               runs.size()));
+  require_approach3_data(runs);
   FitResult r;
   base(r, "chinchilla3", arch, runs, opt);
   r.formula = "L(N, D) = E + A / N^alpha + B / D^beta; N_opt, D_opt for C = 6 N D";
   const std::vector<double> budgets = budgets_of(runs, opt);
-  Names names{{"E", "A", "B", "alpha", "beta", "a", "b"}, {}};
+  Names names{{"E", "A", "B", "alpha", "beta", "a", "b"}, {}, {}};
   allocation_names(names, budgets);
   for (double c : budgets) names.derived.push_back({"loss_opt", c});
-  auto points = [](const std::vector<RunPoint>& rs) {
-    std::vector<NDPoint> p;
-    for (const RunPoint& x : rs) p.push_back({x.n, x.d, x.loss});
-    return p;
-  };
   auto values = [&](const Chinchilla3Params& p) {
     std::vector<double> v = {p.E, p.A, p.B, p.alpha, p.beta, p.beta / (p.alpha + p.beta),
                              p.alpha / (p.alpha + p.beta)};
@@ -286,7 +261,7 @@ FitResult fit_approach3(const std::vector<RunPoint>& runs, const std::string& ar
   full_opt.threads = opt.threads;
   Chinchilla3Fit full;
   try {
-    full = fit_chinchilla3(points(runs), full_opt);
+    full = fit_chinchilla3(nd_points(runs), full_opt);
   } catch (const std::invalid_argument& e) {
     throw FitError(e.what());
   } catch (const std::runtime_error& e) {  // no start reached a finite optimum
@@ -307,12 +282,14 @@ FitResult fit_approach3(const std::vector<RunPoint>& runs, const std::string& ar
         (k & 8 ? 1.0 : 0.2), (k & 16 ? 1.0 : 0.2);
   r.extra["bootstrap_starts"] = "full-data optimum + 32 coarse-grid corners";
   const Quantities q = [&](const std::vector<RunPoint>& rs) {
+    require_approach3_data(rs);
     Chinchilla3Options o;
     o.starts = boot_starts;
     o.threads = 1;  // the bootstrap already runs replicates in parallel
-    return values(fit_chinchilla3(points(rs), o).params);
+    return values(fit_chinchilla3(nd_points(rs), o).params);
   };
   fill(r, names, values(full.params), runs, q, opt);
+  detail::flag_extrapolation(r, runs);
   return r;
 }
 
@@ -327,7 +304,18 @@ FitResult fit_compare(const std::vector<RunPoint>& arch_runs,
       "m(C) = C_{0}(L_arch(C)) / C from kaplan_c fits; m > 1: {0} needs m x the compute",
       opt.baseline);
   r.extra["baseline"] = opt.baseline;
-  const std::vector<double> budgets = budgets_of(all, opt);
+  // By default only where both architectures have runs: outside, the answer is
+  // two extrapolations compared (and can flip).
+  const detail::AxisRange a = detail::range_of(arch_runs, 'c'), b = detail::range_of(baseline_runs, 'c');
+  std::vector<double> budgets = opt.budgets;
+  if (budgets.empty()) {
+    budgets = detail::budgets_inside(std::max(a.lo, b.lo), std::min(a.hi, b.hi));
+    if (budgets.empty())
+      throw FitError(fmt::format(
+          "the compute ranges of {} ({:.2g}-{:.2g}) and {} ({:.2g}-{:.2g} FLOPs) do not overlap; "
+          "give --budgets to compare them by extrapolation",
+          arch, a.lo, a.hi, opt.baseline, b.lo, b.hi));
+  }
   Names names;
   for (double c : budgets) {
     names.derived.push_back({"loss", c});
@@ -338,9 +326,8 @@ FitResult fit_compare(const std::vector<RunPoint>& arch_runs,
   const Quantities q = [&](const std::vector<RunPoint>& rs) {
     std::vector<RunPoint> mine, theirs;
     for (const RunPoint& p : rs) (p.arch == base_arch ? theirs : mine).push_back(p);
-    const auto [xa, ya] = kaplan_points(mine, 'c', opt.isoflop_tolerance);
-    const auto [xb, yb] = kaplan_points(theirs, 'c', opt.isoflop_tolerance);
-    const PowerLaw la = fit_power_law(xa, ya, true), lb = fit_power_law(xb, yb, true);
+    const PowerLaw la = kaplan_law(mine, 'c', true, opt.isoflop_tolerance);
+    const PowerLaw lb = kaplan_law(theirs, 'c', true, opt.isoflop_tolerance);
     std::vector<double> v;
     for (double c : budgets) {
       const double l = la(c);
@@ -349,6 +336,7 @@ FitResult fit_compare(const std::vector<RunPoint>& arch_runs,
     return v;
   };
   fill(r, names, q(all), all, q, opt);
+  detail::flag_compare_extrapolation(r, arch_runs, baseline_runs);
   return r;
 }
 

@@ -9,8 +9,11 @@
 //                          loss at each budget and the compute multiplier
 //                          m(C) = C_base(L_arch(C)) / C: the baseline needs m times
 //                          the compute to match the architecture (m > 1: it is better).
-// Fits are per architecture. A method that the data cannot support (too few
-// sizes, budgets or runs) is skipped with a note saying why, never forced.
+// Fits are per architecture; architectures are pooled only when asked
+// (FitOptions::pool). A method that the data cannot support (too few sizes,
+// budgets or runs, or no residual degrees of freedom) is skipped with a note
+// saying why, never forced. Every derived quantity outside the runs' range is
+// flagged (Estimate::extrapolation); intervals: analysis/bootstrap.h.
 #pragma once
 
 #include <Eigen/Core>
@@ -33,6 +36,7 @@ struct FitOptions {
   int threads = 0;                // 0: hardware concurrency
   std::vector<double> budgets;    // FLOPs for derived quantities; empty: default_budgets()
   std::string baseline = "softmax";
+  bool pool = false;              // also fit L(C) over all architectures pooled (arch "")
   Compute compute = Compute::Exact;       // recorded in every result
   NAxis n_axis = NAxis::NonEmbedding;     // recorded in every result
   double isoflop_tolerance = 0.1;
@@ -50,8 +54,9 @@ void check_fit_input(const std::vector<RunPoint>& runs);
 
 FitSuite run_fits(const std::vector<RunPoint>& runs, const FitOptions& opt);
 
-// Smallest, middle (geometric) and largest compute of the runs, and 10x the
-// largest, each rounded to 2 significant digits.
+// Smallest, middle (geometric) and largest compute of the runs, rounded to 2
+// significant digits inwards: derived quantities by default stay inside the
+// data (extrapolations only when asked for with explicit budgets, and flagged).
 std::vector<double> default_budgets(const std::vector<RunPoint>& runs);
 
 // The single fits run_fits() is made of; each throws FitError when the runs

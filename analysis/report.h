@@ -1,8 +1,11 @@
 // `scalelab report`: one self-contained index.html (inline SVG, no network)
-// with loss vs compute per architecture and its fitted curves, IsoFLOP
-// profiles, compute-optimal sizes, the compute-multiplier table, every fit
-// with its intervals and the run table; plus loss_vs_compute.svg, fits.json,
-// fits.csv and runs.csv beside it.
+// with loss vs compute, size and tokens per architecture and their fitted
+// curves with interval bands, IsoFLOP profiles with their minima,
+// compute-optimal sizes, per-architecture training curves and approach-3
+// fits, the compute-multiplier table, every fit with its intervals (or why
+// there are none) and extrapolations marked, and the run table; plus
+// loss_vs_compute.svg, fits.json, fits.csv and runs.csv beside it. Each
+// architecture has one colour in every chart (svg.h arch_colour).
 #pragma once
 
 #include <string>
@@ -20,13 +23,22 @@ struct ReportInput {
   Compute compute = Compute::Exact;
   NAxis n_axis = NAxis::NonEmbedding;
   std::string fits_origin;     // e.g. "stored by scalelab fit at ..."
+  std::string warning;         // shown at the top when not empty (out-of-date fits)
 };
 
+// Final losses against C, N or D ('c', 'n', 'd') with each architecture's
+// Kaplan fit and its interval band; L(C) also shows validation curves.
+std::string loss_vs_axis_svg(const ReportInput& in, char axis);
 std::string loss_vs_compute_svg(const ReportInput& in);
 // "" when no architecture has a compute budget with >= 2 runs.
 std::string isoflop_svg(const ReportInput& in);
 // "" when no approach 1/2/3 fit is present.
 std::string optimal_n_svg(const ReportInput& in);
+// Per architecture (report_runs.cpp): every run's training and validation
+// loss along its tokens, and the approach-3 law against the final losses
+// ("" without a chinchilla3 fit).
+std::string run_curves_svg(const ReportInput& in, const std::string& arch);
+std::string approach3_svg(const ReportInput& in, const std::string& arch);
 std::string report_html(const ReportInput& in);
 
 // Creates DIR if needed and writes the five files (each through a temporary

@@ -38,7 +38,11 @@ nlohmann::json estimates_json(const std::vector<Estimate>& es) {
     nlohmann::json j = {{"name", e.name}, {"value", number_json(e.value)}};
     if (!std::isnan(e.lo) || !std::isnan(e.hi))
       j["interval"] = {number_json(e.lo), number_json(e.hi)};
-    if (!std::isnan(e.at)) j["at_flops"] = e.at;
+    if (!std::isnan(e.at)) {
+      j["at_flops"] = e.at;
+      j["extrapolated"] = !e.extrapolation.empty();
+      if (!e.extrapolation.empty()) j["extrapolation"] = e.extrapolation;
+    }
     out.push_back(std::move(j));
   }
   return out;
@@ -55,6 +59,7 @@ std::vector<Estimate> estimates_from_json(const nlohmann::json& j) {
       x.hi = number_from_json(e["interval"][1]);
     }
     if (e.contains("at_flops")) x.at = e["at_flops"].get<double>();
+    x.extrapolation = e.value("extrapolation", "");
     out.push_back(std::move(x));
   }
   return out;

@@ -24,8 +24,13 @@ struct FitError : std::runtime_error {
 struct Estimate {
   std::string name;   // "E", "alpha", "N_opt", "multiplier", ...
   double value = kNaN;
-  double lo = kNaN, hi = kNaN;  // bootstrap percentile interval; NaN without bootstrap
+  double lo = kNaN, hi = kNaN;  // bootstrap BCa interval; NaN without one (extra says why)
   double at = kNaN;             // compute budget (FLOPs) for derived quantities
+  // Derived quantities: "" when every axis value behind it (the budget C, and
+  // N, D, or the baseline's compute it implies) lies inside the runs' range;
+  // otherwise which lies outside and where the data ends. An extrapolation is
+  // a prediction of the law, not a measurement.
+  std::string extrapolation;
 };
 
 struct FitResult {

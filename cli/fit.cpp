@@ -7,6 +7,7 @@
 
 #include "analysis/export.h"
 #include "analysis/fits.h"
+#include "analysis/stored.h"
 #include "cli/command.h"
 #include "db/db.h"
 
@@ -26,6 +27,7 @@ struct FitArgs {
   std::string points;
   std::string format = "table";
   int threads = 0;
+  bool pool = false;
 };
 
 analysis::FitOptions options_of(const FitArgs& a) {
@@ -37,6 +39,7 @@ analysis::FitOptions options_of(const FitArgs& a) {
   o.threads = a.threads;
   o.budgets = a.budgets;
   o.baseline = a.baseline;
+  o.pool = a.pool;
   o.compute = a.compute == "6nd" ? analysis::Compute::SixND : analysis::Compute::Exact;
   o.n_axis = a.params == "total" ? analysis::NAxis::Total : analysis::NAxis::NonEmbedding;
   return o;
@@ -78,19 +81,14 @@ int fit_db(const std::string& path, const FitArgs& a) {
   d.n_axis = o.n_axis;
   if (!a.arch.empty()) d.arch = a.arch;
   analysis::FitSuite s;
+  std::vector<analysis::RunPoint> runs;
   try {
-    s = analysis::run_fits(analysis::load_runs(db, d), o);
+    runs = analysis::load_runs(db, d);
+    s = analysis::run_fits(runs, o);
   } catch (const analysis::DataError& e) {
     throw InputError(path + ": " + e.what());
   }
-  for (const analysis::FitResult& f : s.fits) {
-    db::Fit row;
-    row.method = f.method;
-    row.arch = f.arch;
-    row.n_points = f.n_points;
-    row.result_json = analysis::to_json(f).dump();
-    db.replace_fit(row);
-  }
+  analysis::store_suite(db, s, runs, a.arch);
   print(s, a.format);
   if (a.format != "json")
     fmt::print("{} fit(s) stored in {}\n", s.fits.size(), path);
@@ -107,7 +105,9 @@ void add_fit(CLI::App& app, Context& ctx) {
       ->check(CLI::IsMember({"all", "kaplan", "chinchilla1", "chinchilla2", "chinchilla3"}))
       ->capture_default_str();
   sub->add_option("--arch", a->arch, "only runs of this architecture");
-  sub->add_option("--bootstrap", a->bootstrap, "bootstrap replicates (resampling runs); 0: none")
+  sub->add_option("--bootstrap", a->bootstrap,
+                  "bootstrap replicates (resampling independent runs: a WSD parent with all its "
+                  "branches counts as one); 0: none")
       ->check(CLI::Range(0, 100000))
       ->capture_default_str();
   sub->add_option("--seed", a->seed, "bootstrap seed")->capture_default_str();
@@ -122,11 +122,16 @@ void add_fit(CLI::App& app, Context& ctx) {
       ->check(CLI::IsMember({"nonembedding", "total"}))
       ->capture_default_str();
   sub->add_option("--budgets", a->budgets,
-                  "FLOPs budgets for N_opt, D_opt and the comparison (default: from the runs)")
+                  "FLOPs budgets for N_opt, D_opt and the comparison (default: smallest, middle "
+                  "and largest compute of the runs; budgets outside them are extrapolations "
+                  "and flagged as such)")
       ->delimiter(',')
       ->check(CLI::PositiveNumber);
   sub->add_option("--baseline", a->baseline, "architecture the others are compared with")
       ->capture_default_str();
+  sub->add_flag("--pool", a->pool,
+                "also fit one L(C) through the runs of all architectures together (off: each "
+                "architecture has its own law)");
   sub->add_option("--points", a->points,
                   "fit a CSV of external points (columns params,tokens,loss) instead of the "
                   "database; nothing is stored");

@@ -29,7 +29,16 @@ comments; a row named 'defaults' fills the empty cells of the rows below it.
 Cells: 12 | 1e18 | 7B | 125M | 20k (k M B T) ; lists a|b|c ; ranges
 start..stop*k (geometric) and start..stop+k (arithmetic) ; cells starting
 with zip: (or zip.NAME:) vary together instead of multiplying.
-Token budget: exactly one of tokens, tokens_per_param, flops per run.)";
+Token budget: exactly one of tokens, tokens_per_param, flops per run.
+Schedule: schedule cosine | wsd | constant; warmup below 1 is a fraction of
+the run's optimiser steps, from 1 a number of optimiser steps (8 = 8 steps,
+0.01 = 1% of the steps); wsd decays over the last decay_fraction of the steps
+(default 0.2) with decay_shape linear | cosine | 1-sqrt.
+WSD branches: branches 0.25|0.5|1 (fractions of the run's tokens) or token
+counts (40k|80k): the run trains the stable phase once, to its largest
+branch point, and each budget becomes a branch run that trains only its
+cooldown from that checkpoint; the budget shows what they save.
+docs/sheets.md describes every column.)";
 
 std::string columns_help() {
   std::string s = "\nColumns:\n", line;

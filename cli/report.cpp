@@ -1,12 +1,15 @@
 // scalelab report: a self-contained HTML report (inline SVG) of the runs and
-// their fits, with CSV/JSON exports. Uses the fits stored by `scalelab fit`;
-// when there are none it fits in memory (stores nothing) and says so.
+// their fits, with CSV/JSON exports. Uses the fits stored by `scalelab fit`
+// when they were made from exactly the runs that are finished now; otherwise
+// (none stored, or out of date) it fits in memory, stores nothing, and says
+// so; with --stored it shows out-of-date fits anyway, under a warning.
 #include <fmt/format.h>
 
 #include <memory>
 
 #include "analysis/export.h"
 #include "analysis/report.h"
+#include "analysis/stored.h"
 #include "cli/command.h"
 #include "db/db.h"
 
@@ -17,26 +20,46 @@ struct ReportArgs {
   std::string out = "report";
   int bootstrap = 200;
   uint64_t seed = 0;
+  bool stored = false;
 };
 
-analysis::FitSuite stored_fits(db::Database& db, std::string& created) {
-  analysis::FitSuite s;
-  for (const db::Fit& f : db.fits()) {
-    s.fits.push_back(analysis::fit_result_from_json(nlohmann::json::parse(f.result_json)));
-    created = std::max(created, f.created_at);
+// Stored fits, or fresh ones when they are missing or out of date.
+void choose_fits(analysis::ReportInput& in, const analysis::StoredSuite& stored,
+                 const ReportArgs& a) {
+  const std::string stale = analysis::stale_reason(stored, in.runs);
+  if (stale.empty()) {
+    in.suite = stored.suite;
+    in.fits_origin = fmt::format("{} stored by `scalelab fit` at {}, from these runs",
+                                 stored.suite.fits.size(), stored.created_at);
+    return;
   }
-  return s;
+  if (a.stored && !stored.suite.fits.empty()) {
+    in.suite = stored.suite;
+    in.fits_origin = fmt::format("{} stored by `scalelab fit` at {}", stored.suite.fits.size(),
+                                 stored.created_at);
+    in.warning = "These fits are out of date: " + stale +
+                 ". Run `scalelab fit` (or drop --stored) to fit the runs shown here.";
+    return;
+  }
+  analysis::FitOptions o;
+  o.bootstrap = a.bootstrap;
+  o.seed = a.seed;
+  o.compute = in.compute;
+  o.n_axis = in.n_axis;
+  in.suite = analysis::run_fits(in.runs, o);
+  in.fits_origin = "fitted for this report (nothing stored; run `scalelab fit` to store fits)";
+  if (!stored.suite.fits.empty())
+    in.warning = "The stored fits were not used: " + stale + "; these were fitted for this report.";
 }
 
 int report(const std::string& path, const ReportArgs& a) {
   db::Database db(path);
   analysis::ReportInput in;
   in.source = path;
-  std::string created;
-  in.suite = stored_fits(db, created);
+  const analysis::StoredSuite stored = analysis::load_suite(db);
   // Plot the runs on the axes the stored fits used.
-  if (!in.suite.fits.empty()) {
-    const auto& x = in.suite.fits.front().extra;
+  if (!stored.suite.fits.empty()) {
+    const auto& x = stored.suite.fits.front().extra;
     in.compute = x.value("compute", "exact") == "6nd" ? analysis::Compute::SixND
                                                        : analysis::Compute::Exact;
     in.n_axis = x.value("n_axis", "nonembedding") == "total" ? analysis::NAxis::Total
@@ -48,24 +71,16 @@ int report(const std::string& path, const ReportArgs& a) {
   try {
     in.runs = analysis::load_runs(db, d);
     if (in.runs.empty()) throw analysis::DataError("no finished runs to report");
-    if (in.suite.fits.empty()) {
-      analysis::FitOptions o;
-      o.bootstrap = a.bootstrap;
-      o.seed = a.seed;
-      in.suite = analysis::run_fits(in.runs, o);
-      in.fits_origin = "none stored; fitted for this report (run `scalelab fit` to store them)";
-    } else {
-      in.fits_origin = fmt::format("{} stored by `scalelab fit` (latest {})", in.suite.fits.size(),
-                                   created);
-    }
+    choose_fits(in, stored, a);
   } catch (const analysis::DataError& e) {
     throw InputError(path + ": " + e.what());
   }
   const std::string index = analysis::write_report(a.out, in);
+  if (!in.warning.empty()) fmt::print(stderr, "report: warning: {}\n", in.warning);
   for (const std::string& n : in.suite.notes) fmt::print("note: {}\n", n);
-  fmt::print("report: {} ({} runs, {} fits; also fits.json, fits.csv, runs.csv, "
+  fmt::print("report: {} ({} runs, {} fits: {}; also fits.json, fits.csv, runs.csv, "
              "loss_vs_compute.svg)\n",
-             index, in.runs.size(), in.suite.fits.size());
+             index, in.runs.size(), in.suite.fits.size(), in.fits_origin);
   return 0;
 }
 
@@ -75,10 +90,13 @@ void add_report(CLI::App& app, Context& ctx) {
   auto a = std::make_shared<ReportArgs>();
   sub->add_option("--out", a->out, "output folder")->capture_default_str();
   sub->add_option("--bootstrap", a->bootstrap,
-                  "bootstrap replicates when no fits are stored and the report fits itself")
+                  "bootstrap replicates when the report fits itself (no stored fits, or stored "
+                  "fits older than the finished runs)")
       ->check(CLI::Range(0, 100000))
       ->capture_default_str();
   sub->add_option("--seed", a->seed, "bootstrap seed")->capture_default_str();
+  sub->add_flag("--stored", a->stored,
+                "show the stored fits even when finished runs have changed since (with a warning)");
   sub->callback([&ctx, a] { ctx.rc = report(ctx.db, *a); });
 }
 SCALELAB_COMMAND(add_report);

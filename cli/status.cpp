@@ -5,6 +5,7 @@
 
 #include "cli/command.h"
 #include "db/db.h"
+#include "db/lineage.h"
 
 namespace scalelab::cli {
 namespace {
@@ -22,6 +23,9 @@ std::string human(double x) {
 void print_runs(db::Database& db, const db::RunFilter& f) {
   std::map<std::string, db::Metric> last;
   for (auto& m : db.last_metrics()) last[m.run_id] = m;
+  std::map<std::string, db::Lineage> branches;
+  for (db::Lineage& l : db::lineages(db))
+    if (!l.parent_id.empty()) branches.emplace(l.id, std::move(l));
   fmt::print("{:<16} {:<9} {:<34} {:>7} {:>7} {:>9} {:>9} {:>8}\n", "run", "status", "arch",
              "params", "tokens", "flops", "loss", "done");
   for (const auto& r : db.list_runs(f)) {
@@ -37,6 +41,10 @@ void print_runs(db::Database& db, const db::RunFilter& f) {
                r.flops, loss, done);
     if (r.status == db::RunStatus::Failed && !r.error.empty())
       fmt::print("    error: {}\n", r.error.substr(0, r.error.find('\n')));
+    if (auto l = branches.find(r.id); l != branches.end() && r.status == db::RunStatus::Pending &&
+                                      !db::branch_point(db, l->second.parent_id, l->second.branch_step))
+      fmt::print("    WSD branch: waits for run {} to checkpoint step {}\n", l->second.parent_id,
+                 l->second.branch_step);
   }
 }
 

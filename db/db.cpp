@@ -6,6 +6,7 @@
 #include <ctime>
 #include <stdexcept>
 
+#include "db/lineage.h"
 #include "db/schema.h"
 
 namespace scalelab::db {
@@ -260,7 +261,8 @@ std::vector<StatusCount> Database::status_counts() {
 std::optional<Run> Database::claim_next_run(const std::string& worker, double stale_after_s,
                                             const RunFilter& f) {
   Transaction tx(*this);
-  std::string sql = std::string("SELECT id FROM runs WHERE (status = 'pending' OR ") + kStale + ")";
+  std::string sql = std::string("SELECT id FROM runs WHERE (status = 'pending' OR ") + kStale +
+                    ") AND " + kBranchReady;
   if (f.sweep) sql += " AND sweep = :sweep";
   if (f.stage) sql += " AND stage = :stage";
   if (f.arch) sql += " AND arch = :arch";
@@ -293,7 +295,7 @@ bool Database::claim_run(const std::string& id, const std::string& worker, doubl
                                          "attempts = attempts + 1, started_at = ?, "
                                          "heartbeat_at = ?, error = '' WHERE id = ? AND "
                                          "(status IN ('pending','failed') OR ") +
-                                 kStale + ")");
+                                 kStale + ") AND " + kBranchReady);
   up.bind(1, worker);
   up.bind(2, now);
   up.bind(3, now);

@@ -22,7 +22,7 @@ namespace SQLite { class Database; class Statement; }
 
 namespace scalelab::db {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 enum class RunStatus { Pending, Running, Done, Failed, Cancelled };
 std::string_view to_string(RunStatus s);

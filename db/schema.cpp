@@ -64,6 +64,24 @@ ALTER TABLE runs ADD COLUMN memory_estimate REAL;
 ALTER TABLE runs ADD COLUMN perf TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE metrics ADD COLUMN grad_norm;
 )sql",
+      // 2 -> 3: WSD cooldown branches (db/lineage.h). A branch's lineage is part
+      // of its identity, so it is read from its spec instead of being stored a
+      // second time; branch_points records the checkpoints parents have written.
+      R"sql(
+ALTER TABLE runs ADD COLUMN parent_id TEXT GENERATED ALWAYS AS
+  (CASE WHEN json_valid(spec) THEN json_extract(spec, '$.branch_of') END) VIRTUAL;
+ALTER TABLE runs ADD COLUMN branch_step INTEGER GENERATED ALWAYS AS
+  (CASE WHEN json_valid(spec) THEN json_extract(spec, '$.branch_step') END) VIRTUAL;
+CREATE INDEX runs_by_parent ON runs(parent_id);
+CREATE TABLE branch_points (
+  parent_id   TEXT NOT NULL REFERENCES runs(id),
+  step        INTEGER NOT NULL,
+  tokens      INTEGER NOT NULL,
+  path        TEXT NOT NULL,
+  created_at  TEXT NOT NULL,
+  PRIMARY KEY (parent_id, step)
+);
+)sql",
   };
   return steps;
 }

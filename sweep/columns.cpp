@@ -32,6 +32,9 @@ std::vector<ColumnDef> all_columns() {
       {Col::Warmup, "warmup", K::Real, R::Identity},
       {Col::Schedule, "schedule", K::Text, R::Identity},
       {Col::DecayFraction, "decay_fraction", K::Real, R::Identity},
+      {Col::DecayShape, "decay_shape", K::Text, R::Identity},
+      // One run's list of budgets (`0.25|0.5|1`), not an axis: a Label cell.
+      {Col::Branches, "branches", K::Label, R::Identity},
       {Col::WeightDecay, "weight_decay", K::Real, R::Identity},
       {Col::Beta1, "beta1", K::Real, R::Identity},
       {Col::Beta2, "beta2", K::Real, R::Identity},

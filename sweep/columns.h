@@ -30,7 +30,8 @@ enum class Col {
   // token budget: exactly one per run
   Tokens = MixerFields + spec::kMaxMixerFields, TokensPerParam, Flops,
   // optimisation and data (spec::RunSpec)
-  BatchTokens, Lr, MinLrRatio, Warmup, Schedule, DecayFraction, WeightDecay, Beta1, Beta2,
+  BatchTokens, Lr, MinLrRatio, Warmup, Schedule, DecayFraction, DecayShape, Branches, WeightDecay,
+  Beta1, Beta2,
   GradClip, Seed, Data, EvalEvery, EvalTokens,
   // output only
   RunId, Params, NonEmbeddingParams, TrainFlops, TokPerParam, MemoryGb, GpuHours, Cost,

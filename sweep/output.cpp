@@ -107,9 +107,20 @@ void BudgetRow::add(const PlannedRun& r) {
   min_params = runs == 0 ? p : std::min(min_params, p);
   max_params = runs == 0 ? p : std::max(max_params, p);
   ++runs;
-  tokens += static_cast<double>(r.row.tokens);
-  flops += r.row.flops;
+  tokens += static_cast<double>(r.trained_tokens);
+  flops += r.trained_flops;
   gpu_hours += r.cost.gpu_hours;
+  const bool parent = !r.spec.branches.empty(), branch = !r.spec.branch_of.empty();
+  parents += parent;
+  branches += branch;
+  if (parent || branch) {
+    wsd_flops += r.trained_flops;
+    wsd_gpu_hours += r.cost.gpu_hours;
+  }
+  if (branch && r.trained_flops > 0) {
+    scratch_flops += r.row.flops;  // GPU-hours are linear in FLOPs (accounting.h)
+    scratch_gpu_hours += r.cost.gpu_hours * r.row.flops / r.trained_flops;
+  }
   cost += r.cost.cost;
   max_memory = std::max(max_memory, r.cost.memory.total());
   over_memory += r.cost.fits ? 0 : 1;
@@ -143,6 +154,21 @@ Budget budget(const Plan& plan) {
   return b;
 }
 
+namespace {
+void print_branch_savings(std::ostream& os, const BudgetRow& t) {
+  if (t.branches == 0) return;
+  const double saved = t.scratch_flops - t.wsd_flops;
+  os << fmt::format(
+      "\nWSD branches: {} parent runs (stable phase) and {} cooldown branches give {} (N, D) "
+      "points for {} FLOPs, {} GPU-h;\n  {} from-scratch runs to the same budgets would take {} "
+      "FLOPs, {} GPU-h: the branches save {:.0f}% ({} FLOPs, {} GPU-h)\n",
+      t.parents, t.branches, t.branches, human_flops(t.wsd_flops), human_hours(t.wsd_gpu_hours),
+      t.branches, human_flops(t.scratch_flops), human_hours(t.scratch_gpu_hours),
+      t.scratch_flops > 0 ? 100 * saved / t.scratch_flops : 0.0, human_flops(saved),
+      human_hours(t.scratch_gpu_hours - t.wsd_gpu_hours));
+}
+}  // namespace
+
 void print_budget(std::ostream& os, const Plan& plan, const Budget& b) {
   const Hardware& hw = plan.hw;
   os << fmt::format("Budget of sweep '{}': {} runs, {} FLOPs, {} GPU-h, {}\n", plan.sweep,
@@ -172,20 +198,31 @@ void print_budget(std::ostream& os, const Plan& plan, const Budget& b) {
   t.rule();
   t.row(cells(b.total, "total", ""));
   t.print(os);
+  print_branch_savings(os, b.total);
   if (b.total.over_memory > 0)
     os << fmt::format("\n{} runs do not fit in {} of GPU memory even one sequence at a time "
                       "(marked !): shard them or use larger GPUs\n",
                       b.total.over_memory, human_bytes(hw.gpu_memory));
 }
 
+namespace {
+// "parent of 3", "branch@64" (the step it starts from), or "-".
+std::string wsd_role(const PlannedRun& r) {
+  if (!r.spec.branches.empty()) return fmt::format("parent of {}", r.spec.branches.size());
+  if (!r.spec.branch_of.empty()) return fmt::format("branch@{}", r.spec.branch_step);
+  return "-";
+}
+}  // namespace
+
 void print_runs_table(std::ostream& os, const Plan& plan) {
-  TextTable t({"run id", "row", "name", "stage", "arch", "L", "d", "h", "params", "non-emb",
-               "tokens", "tok/p", "FLOPs", "memory", "micro x acc", "GPU-h"},
-              "lrllllrrrrrrrrrr");
+  TextTable t({"run id", "row", "name", "stage", "arch", "wsd", "L", "d", "h", "params",
+               "non-emb", "tokens", "tok/p", "FLOPs", "memory", "micro x acc", "GPU-h"},
+              "lrlllllrrrrrrrrrr");
   for (const PlannedRun& r : plan.runs) {
     const spec::ModelSpec& m = r.spec.model;
     t.row({r.row.id, std::to_string(r.line), r.row.name.empty() ? "-" : r.row.name,
-           r.row.stage.empty() ? "-" : r.row.stage, r.row.arch, std::to_string(m.n_layers),
+           r.row.stage.empty() ? "-" : r.row.stage, r.row.arch, wsd_role(r),
+           std::to_string(m.n_layers),
            std::to_string(m.d_model), std::to_string(m.n_heads),
            human_count(static_cast<double>(r.row.params)),
            human_count(static_cast<double>(r.row.nonembedding_params)),

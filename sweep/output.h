@@ -27,6 +27,11 @@ struct BudgetRow {
   double tokens = 0, flops = 0, gpu_hours = 0, cost = 0;
   double max_memory = 0;  // bytes, largest run of the group
   int64_t over_memory = 0;  // runs above hw.gpu_memory
+  // WSD parents and their branches (tokens, flops, gpu_hours above count what
+  // each run trains itself): what they spend, and what separate from-scratch
+  // runs to the branches' budgets would cost instead.
+  int64_t parents = 0, branches = 0;
+  double wsd_flops = 0, wsd_gpu_hours = 0, scratch_flops = 0, scratch_gpu_hours = 0;
   void add(const PlannedRun& r);
 };
 

@@ -37,6 +37,12 @@ std::string cell(const PlannedRun& r, Col c) {
     case Col::Warmup: return num(s.warmup);
     case Col::Schedule: return s.schedule;
     case Col::DecayFraction: return num(s.decay_fraction);
+    case Col::DecayShape: return s.decay_shape;
+    case Col::Branches: {
+      std::string out;
+      for (int64_t t : s.branches) out += (out.empty() ? "" : "|") + std::to_string(t);
+      return out;
+    }
     case Col::WeightDecay: return num(s.weight_decay);
     case Col::Beta1: return num(s.beta1);
     case Col::Beta2: return num(s.beta2);
@@ -65,7 +71,10 @@ nlohmann::json budget_row_json(const BudgetRow& r) {
   return {{"stage", r.stage},       {"arch", r.arch},           {"runs", r.runs},
           {"min_params", r.min_params}, {"max_params", r.max_params}, {"tokens", r.tokens},
           {"flops", r.flops},       {"gpu_hours", r.gpu_hours}, {"cost", r.cost},
-          {"max_memory_bytes", r.max_memory}, {"runs_not_fitting", r.over_memory}};
+          {"max_memory_bytes", r.max_memory}, {"runs_not_fitting", r.over_memory},
+          {"wsd", {{"parents", r.parents}, {"branches", r.branches}, {"flops", r.wsd_flops},
+                   {"gpu_hours", r.wsd_gpu_hours}, {"from_scratch_flops", r.scratch_flops},
+                   {"from_scratch_gpu_hours", r.scratch_gpu_hours}}}};
 }
 
 }  // namespace
@@ -76,6 +85,7 @@ void write_expanded(std::ostream& os, const Plan& plan, char delimiter) {
     if (written(d)) line += (line.empty() ? "" : std::string(1, delimiter)) + std::string(d.name);
   os << line << "\n";
   for (const PlannedRun& r : plan.runs) {
+    if (!r.spec.branch_of.empty()) continue;  // its parent's `branches` cell plans it again
     line.clear();
     bool first = true;
     for (const ColumnDef& d : columns()) {
@@ -103,6 +113,8 @@ nlohmann::json plan_json(const Plan& plan, const Budget& b) {
                     {"tokens", r.row.tokens},
                     {"flops", r.row.flops},
                     {"flops_per_token", r.flops_per_token},
+                    {"trained_tokens", r.trained_tokens},
+                    {"trained_flops", r.trained_flops},
                     {"memory_bytes", {{"weights", m.weights}, {"grads", m.grads},
                                       {"optimizer", m.optimizer}, {"activations", m.activations},
                                       {"workspace", m.workspace},

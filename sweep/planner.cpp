@@ -84,6 +84,10 @@ bool Planner::parse(const Merged& m, Parsed& p) {
         for (const CellValue& v : p[c]->values)
           if (v.text != "cosine" && v.text != "wsd" && v.text != "constant")
             throw CellError("unknown schedule '" + v.text + "' (cosine, wsd, constant)");
+      if (def.col == Col::DecayShape)
+        for (const CellValue& v : p[c]->values)
+          if (v.text != "linear" && v.text != "cosine" && v.text != "1-sqrt")
+            throw CellError("unknown decay_shape '" + v.text + "' (linear, cosine, 1-sqrt)");
     } catch (const CellError& e) {
       errors_.add(m[c]->line, std::string(def.name), e.what());
       ok = false;

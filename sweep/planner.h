@@ -13,6 +13,13 @@
 // nearest integer, and a run's FLOPs are recomputed from them, so they match
 // what the trainer will do exactly.
 //
+// A `branches` cell (schedule wsd) makes the run a parent of WSD cooldown
+// branches (models/spec/wsd.h): budgets as fractions of the run's tokens
+// (values <= 1) or token counts (> 1), rounded up to whole steps. The parent
+// trains only the stable phase; each branch becomes a run of its own, planned
+// right after its parent, whose row.tokens / row.flops are the (D, C) of the
+// point it measures and whose trained_* are its cooldown alone.
+//
 // A run's id is spec::run_id of its RunSpec: labels (name, stage, priority) do
 // not change it, so re-planning a sheet yields the same ids, and two rows that
 // describe the same run yield one run (reported as a duplicate).
@@ -41,6 +48,10 @@ struct PlannedRun {
   spec::RunSpec spec;
   int line = 0;         // sheet row the run comes from
   double flops_per_token = 0;
+  // What this run itself trains: row.tokens / row.flops for a plain run, the
+  // stable phase for a WSD parent, the cooldown for a branch. cost is of these.
+  int64_t trained_tokens = 0;
+  double trained_flops = 0;
   RunCost cost;
 };
 

@@ -95,6 +95,7 @@ class Planner {
     for (const SheetRow& row : sheet_.rows) plan_row(row, defaults);
     if (!errors_.empty()) errors_.raise();
     assign_ids();
+    add_branch_runs();
     summarize_data();
     return std::move(plan_);
   }
@@ -115,6 +116,10 @@ class Planner {
   void summarize_data();
   std::optional<int64_t> budget_tokens(const Current& cur, const ModelInfo& mi, int line);
   bool fill_run_spec(const Current& cur, int line, spec::RunSpec& r);
+  // planner_branches.cpp: the `branches` cell into r.branches (after r.tokens
+  // is known), and the branch runs of every parent once parent ids exist.
+  bool resolve_branches(const Current& cur, int line, spec::RunSpec& r);
+  void add_branch_runs();
 
   const Sheet& sheet_;
   ErrorSink errors_;

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "models/spec/wsd.h"
 #include "sweep/planner_impl.h"
 
 namespace scalelab::sweep {
@@ -120,6 +121,7 @@ bool Planner::fill_run_spec(const Current& cur, int line, spec::RunSpec& r) {
   real(Col::Beta2, r.beta2, 0, 0.999999999, "must be in [0, 1)");
   real(Col::GradClip, r.grad_clip, 0, 1e300, "must be >= 0 (0 = off)");
   if (cur[idx(Col::Schedule)]) r.schedule = cur[idx(Col::Schedule)]->text;
+  if (cur[idx(Col::DecayShape)]) r.decay_shape = cur[idx(Col::DecayShape)]->text;
   if (cur[idx(Col::Data)]) r.data = cur[idx(Col::Data)]->text;
   if (cur[idx(Col::Seed)]) {
     check(Col::Seed, cur[idx(Col::Seed)]->i >= 0, "must be >= 0");
@@ -147,6 +149,7 @@ void Planner::add_run(const SheetRow& row, const Current& cur) {
   if (!fill_run_spec(cur, row.line, run.spec) || !tokens || !ds) return;
   if (!check_data(*ds, run.spec, row.line)) return;
   run.spec.tokens = *tokens;
+  if (!resolve_branches(cur, row.line, run.spec)) return;
   run.line = row.line;
   run.flops_per_token = mi.flops_per_token;
   db::Run& r = run.row;
@@ -156,9 +159,13 @@ void Planner::add_run(const SheetRow& row, const Current& cur) {
   r.arch = mi.spec.arch;
   r.params = mi.params.total;
   r.nonembedding_params = mi.params.non_embedding;
-  r.tokens = *tokens;
-  r.flops = mi.flops_per_token * static_cast<double>(*tokens);
+  r.tokens = run.spec.branches.empty()
+                 ? *tokens
+                 : spec::train_steps(run.spec) * run.spec.batch_size() * run.spec.model.seq_len;
+  r.flops = mi.flops_per_token * static_cast<double>(r.tokens);
   r.priority = cur[idx(Col::Priority)] ? static_cast<int>(cur[idx(Col::Priority)]->i) : 0;
+  run.trained_tokens = r.tokens;
+  run.trained_flops = r.flops;
   run.cost = account(run.spec, r.params, r.flops, plan_.hw);
   // The trainer forwards this many sequences at a time (gradient accumulation
   // makes up the batch), so the run fits the memory it was planned for.

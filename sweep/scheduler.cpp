@@ -14,6 +14,8 @@
 #include <iostream>
 #include <thread>
 
+#include "db/lineage.h"
+
 extern char** environ;
 
 namespace scalelab::sweep {
@@ -134,7 +136,9 @@ SchedulerSummary run_scheduler(const SchedulerOptions& opt) {
       c.worker = host + ":" + std::to_string(s);
       auto r = db.claim_next_run(c.worker, opt.stale_after_s, opt.filter);
       if (!r) {
-        exhausted = true;
+        // WSD branches become claimable when their parent checkpoints: keep
+        // polling while a parent that will write one is still training.
+        exhausted = db::waiting_branches(db, opt.filter) == 0;
         break;
       }
       c.run_id = r->id;

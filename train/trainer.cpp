@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "models/decoder.h"
+#include "train/branches.h"
 #include "train/checkpoint.h"
 #include "train/data.h"
 #include "train/env.h"
@@ -80,6 +81,7 @@ class Trainer {
         run_(run),
         opt_(opt),
         s_(spec::run_spec_from_json(nlohmann::json::parse(run.spec_json))),
+        branches_(db, run, s_, opt.run_dir),
         dev_(pick_device(opt.device)),
         ckpt_(opt.run_dir + "/checkpoint.pt"),
         data_(TokenData::load(s_.data, s_.model.vocab, s_.model.seq_len)),
@@ -100,6 +102,7 @@ class Trainer {
   const db::Run& run_;
   const TrainOptions& opt_;
   const spec::RunSpec s_;
+  BranchHooks branches_;  // WSD parents and branches: where to start, where to stop
   const torch::Device dev_;
   const std::string ckpt_;
   const TokenData data_;  // loaded (and checked) before the model takes the GPU
@@ -172,7 +175,7 @@ bool Trainer::flush() {
 }
 
 void Trainer::log_row(int64_t step, double lr) {
-  const int64_t steps = s_.steps();
+  const int64_t steps = branches_.last_step();
   const bool last = step == steps;
   const bool do_eval = step % s_.eval_interval() == 0 || last;
   const double interval = seconds_since(last_log_);
@@ -256,7 +259,7 @@ void Trainer::write_perf() {
 TrainResult Trainer::train() {
   std::filesystem::create_directories(opt_.run_dir);
   at_ = CheckpointInfo{run_.id, 0, 0, 0.0};
-  if (auto c = load_checkpoint(ckpt_, run_.id, *model_, optim_)) at_ = *c;
+  if (auto c = branches_.load_start(ckpt_, *model_, optim_)) at_ = *c;
   res_.env_json = environment_json(dev_, s_).dump();
 #if SCALELAB_HAVE_CUDA
   // Every step runs on one non-default stream: CUDA graphs are captured on it.
@@ -264,10 +267,11 @@ TrainResult Trainer::train() {
   if (dev_.is_cuda()) stream.emplace(c10::cuda::getStreamFromPool(false, dev_.index()));
 #endif
   setup_step();
-  const int64_t steps = s_.steps(), step_tokens = s_.batch_size() * s_.model.seq_len;
+  const int64_t steps = branches_.last_step(), step_tokens = s_.batch_size() * s_.model.seq_len;
   const int64_t log_every = hist_.size(0);
   if (at_.step > 0 && opt_.progress)
-    fmt::print(stderr, "[{}] resuming at step {}/{} from {}\n", run_.id, at_.step, steps, ckpt_);
+    fmt::print(stderr, "[{}] resuming at step {}/{} from {}\n", run_.id, at_.step, steps,
+               branches_.started_from());
   t0_ = last_log_ = Clock::now();
   auto last_ckpt = t0_, last_beat = t0_;
   while (at_.step < steps) {
@@ -298,13 +302,20 @@ TrainResult Trainer::train() {
     tokens_here_ += step_tokens;
     log_tokens_ += step_tokens;
     const bool last = at_.step == steps;
-    if (at_.step % log_every == 0 || at_.step % s_.eval_interval() == 0 || last) {
+    // A branch point gets a row, so the branches start with an empty window.
+    const bool point = branches_.is_point(at_.step);
+    if (at_.step % log_every == 0 || at_.step % s_.eval_interval() == 0 || last || point) {
       if (!flush()) return res_;
       if (startup_s_ < 0) startup_s_ = seconds_since_process_start();
       log_row(at_.step, lr);
     } else if (startup_s_ < 0 && tokens_here_ == step_tokens) {
       if (!flush()) return res_;  // the first step's end, for the start-up time
       startup_s_ = seconds_since_process_start();
+    }
+    if (point) {
+      CheckpointInfo c = at_;
+      c.elapsed_s += seconds_since(t0_);
+      branches_.save_point(c, *model_, optim_);
     }
     if (seconds_since(last_beat) >= opt_.heartbeat_every_s) {
       db_.heartbeat(run_.id);

@@ -27,7 +27,7 @@ int64_t RunSpec::eval_interval() const {
 
 nlohmann::json to_json(const RunSpec& r) {
   // nlohmann::json keeps object keys sorted, so dump() is canonical.
-  return {
+  nlohmann::json j = {
       {"model", to_descriptor(r.model)},
       {"tokens", r.tokens},
       {"batch_tokens", r.batch_tokens},
@@ -45,6 +45,13 @@ nlohmann::json to_json(const RunSpec& r) {
       {"eval_every", r.eval_every},
       {"eval_tokens", r.eval_tokens},
   };
+  if (r.decay_shape != "linear") j["decay_shape"] = r.decay_shape;
+  if (!r.branches.empty()) j["branches"] = r.branches;
+  if (!r.branch_of.empty()) {
+    j["branch_of"] = r.branch_of;
+    j["branch_step"] = r.branch_step;
+  }
+  return j;
 }
 
 namespace {
@@ -84,6 +91,16 @@ RunSpec run_spec_from_json(const nlohmann::json& j) {
   read(j, "data", r.data);
   read(j, "eval_every", r.eval_every);
   read(j, "eval_tokens", r.eval_tokens);
+  read(j, "decay_shape", r.decay_shape);
+  read(j, "branches", r.branches);
+  read(j, "branch_of", r.branch_of);
+  read(j, "branch_step", r.branch_step);
+  if (r.decay_shape != "linear" && r.decay_shape != "cosine" && r.decay_shape != "1-sqrt")
+    throw SpecError("decay_shape", "run spec: decay_shape '" + r.decay_shape +
+                                       "' is not one of linear, cosine, 1-sqrt");
+  if ((!r.branches.empty() || !r.branch_of.empty()) && r.schedule != "wsd")
+    throw SpecError("branches", "run spec: cooldown branches need schedule wsd, not '" +
+                                    r.schedule + "'");
   if (r.schedule != "cosine" && r.schedule != "wsd" && r.schedule != "constant")
     throw SpecError("schedule", "run spec: schedule '" + r.schedule +
                                     "' is not one of cosine, wsd, constant");
@@ -144,10 +161,28 @@ void append_canonical_json(const RunSpec& r, std::string_view model_descriptor, 
   append_real(out, r.beta1);
   out += ",\"beta2\":";
   append_real(out, r.beta2);
+  if (!r.branch_of.empty()) {
+    out += ",\"branch_of\":";
+    append_string(out, r.branch_of);
+    out += ",\"branch_step\":";
+    append_int(out, r.branch_step);
+  }
+  if (!r.branches.empty()) {
+    out += ",\"branches\":[";
+    for (size_t i = 0; i < r.branches.size(); ++i) {
+      if (i) out += ',';
+      append_int(out, r.branches[i]);
+    }
+    out += ']';
+  }
   out += ",\"data\":";
   append_string(out, r.data);
   out += ",\"decay_fraction\":";
   append_real(out, r.decay_fraction);
+  if (r.decay_shape != "linear") {
+    out += ",\"decay_shape\":";
+    append_string(out, r.decay_shape);
+  }
   out += ",\"eval_every\":";
   append_int(out, r.eval_every);
   out += ",\"eval_tokens\":";

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "models/spec/spec.h"
 
@@ -22,9 +23,16 @@ struct RunSpec {
   int64_t batch_tokens = 8192;  // tokens per optimiser step (batch = batch_tokens / seq_len)
   double lr = 3e-3;             // peak learning rate
   double min_lr_ratio = 0.1;    // final lr = min_lr_ratio * lr
-  double warmup = 0.05;         // < 1: fraction of the steps; >= 1: steps
+  double warmup = 0.05;         // < 1: fraction of the run's steps; >= 1: optimiser steps
   std::string schedule = "cosine";  // cosine | wsd | constant
-  double decay_fraction = 0.2;  // wsd: the final fraction of steps that decays
+  double decay_fraction = 0.2;  // wsd: the final fraction of the run's steps that decays
+  std::string decay_shape = "linear";  // wsd: linear | cosine | 1-sqrt (train/schedule.h)
+  // WSD cooldown branches (models/spec/wsd.h). A parent lists the token
+  // budgets of its branches and trains only the stable phase; a branch names
+  // its parent and the step whose checkpoint it starts from.
+  std::vector<int64_t> branches;
+  std::string branch_of;
+  int64_t branch_step = 0;
   double weight_decay = 0.1;
   double beta1 = 0.9;
   double beta2 = 0.95;
@@ -40,7 +48,10 @@ struct RunSpec {
   int64_t eval_interval() const;
 };
 
-// Canonical form: keys sorted, the model as its canonical descriptor.
+// Canonical form: keys sorted, the model as its canonical descriptor. Fields
+// added after the first release (decay_shape, branches, branch_of,
+// branch_step) are written only when they differ from their defaults, so the
+// ids of existing runs do not move.
 nlohmann::json to_json(const RunSpec& r);
 // Throws SpecError naming the field for a missing or bad one.
 RunSpec run_spec_from_json(const nlohmann::json& j);

@@ -33,3 +33,15 @@ std::vector<double> logspace(double lo, double hi, int n);
 void insert_sweep(db::Database& db, const std::vector<RunPoint>& runs);
 
 }  // namespace scalelab::analysis::testing
+
+namespace scalelab::analysis::testing {
+
+// A WSD sweep as the trainer leaves it in DB: per size a done parent (spec
+// with `branches`, a stable-phase curve) and one done branch per ratio of
+// s.tokens_per_n (spec with branch_of / branch_step, its cooldown curve);
+// each branch's final loss follows s.law, with noise shared by a parent's
+// branches (sd s.noise) and their own (sd s.noise / 4). Returns the branches
+// as load_runs() should read them (parent set, curves not filled in).
+std::vector<RunPoint> insert_wsd_sweep(db::Database& db, const SweepSpec& s);
+
+}  // namespace scalelab::analysis::testing

@@ -26,6 +26,50 @@ TEST(Bootstrap, QuantileInterpolatesLikeNumpy) {
   EXPECT_EQ(quantile({1, inf, inf, inf}, 0.9), inf);  // a multiplier softmax never reaches
 }
 
+TEST(Bootstrap, StudentTAndNormalQuantiles) {
+  EXPECT_NEAR(student_t_quantile(0.975, 1), 12.7062047, 1e-6);  // tables
+  EXPECT_NEAR(student_t_quantile(0.975, 3), 3.1824463, 1e-6);
+  EXPECT_NEAR(student_t_quantile(0.975, 19), 2.0930241, 1e-6);
+  EXPECT_NEAR(student_t_quantile(0.05, 10), -1.8124611, 1e-6);
+  EXPECT_NEAR(student_t_cdf(0, 7), 0.5, 1e-15);
+  EXPECT_NEAR(normal_quantile(0.975), 1.959963985, 1e-9);
+  EXPECT_NEAR(normal_quantile(1e-6), -4.753424309, 1e-8);
+  EXPECT_NEAR(normal_cdf(normal_quantile(0.3)), 0.3, 1e-14);
+  // 20 units: sqrt(20/19) t_19 = 2.147 -> 1.59% tails; 1,000 units: nominal.
+  EXPECT_NEAR(expanded_tail(0.95, 20), 0.0159, 2e-4);
+  EXPECT_NEAR(expanded_tail(0.95, 1000), 0.025, 2e-4);
+}
+
+// BCa on a skewed statistic: centred on the estimate, not on the replicates.
+TEST(Bootstrap, BcaIntervalContainsTheEstimateWhereThePercentileDoesNot) {
+  std::vector<double> samples;
+  for (int i = 0; i < 200; ++i) samples.push_back(1.0 + 0.01 * i);  // replicates above 1.0...
+  const double estimate = 1.05;  // ...while the estimate sits in their lowest 3%
+  EXPECT_GT(quantile(samples, 0.025), 1.0);  // the percentile interval starts at 1.05
+  const Interval iv = bca_interval(samples, estimate, {}, 0.95, 1000);
+  EXPECT_LE(iv.lo, estimate);
+  EXPECT_GE(iv.hi, estimate);
+  const Interval one_sided = bca_interval(samples, 0.5, {}, 0.95, 1000);
+  EXPECT_TRUE(std::isnan(one_sided.lo));
+  EXPECT_NE(one_sided.note.find("one side of the estimate"), std::string::npos);
+}
+
+TEST(Bootstrap, ClustersAreResampledWhole) {
+  // Points 0-2 are one parent's branches, 3 and 4 plain runs.
+  const std::vector<int> strata(5, 0), clusters = {7, 7, 7, 1, 2};
+  const Refit count = [](const std::vector<size_t>& idx) {
+    double first = 0, second = 0;
+    for (size_t i : idx) first += i == 0, second += i == 1;
+    return std::vector<double>{first - second, static_cast<double>(idx.size())};
+  };
+  const BootstrapResult r = bootstrap(strata, clusters, 2, count, {100, 3, 0.95, 1});
+  EXPECT_EQ(r.ok, 100);
+  for (double v : r.samples[0]) EXPECT_EQ(v, 0);  // branches 0 and 1 always travel together
+  double sizes = 0;
+  for (double v : r.samples[1]) sizes += v;
+  EXPECT_GT(sizes / 100, 4.0);  // 3 draws of clusters of 3, 1, 1 points: 5 on average
+}
+
 TEST(Bootstrap, SameSeedSameIntervalsForAnyThreadCount) {
   std::vector<double> x = testing::logspace(1, 1000, 15), y;
   for (double v : x) y.push_back(3 * std::pow(v, -0.3) * (1 + 0.01 * std::sin(v)));
@@ -125,9 +169,11 @@ TEST(Bootstrap, KaplanIntervalsCoverE) {
 namespace scalelab::analysis {
 namespace {
 
-// With as many runs as parameters every resample that can be refitted is the
-// original sample, so its percentile interval would have zero width: the fit
-// must say it has no interval instead. With enough runs it gives a real one.
+// With as many runs as parameters the law passes through every run: no fit.
+// With one run more, most resamples repeat a run and cannot be refitted; the
+// few that can are nearly the original sample, so their spread would be a
+// falsely narrow interval: the fit is given without one, and says why. With
+// enough runs it gets a real one, containing its estimate.
 TEST(BootstrapIntervals, OmittedWhenTheRunsCannotIdentifyThem) {
   testing::SweepSpec s;
   s.law = {1.7, 400.0, 1e-9, 0.34, 0.28};
@@ -138,10 +184,22 @@ TEST(BootstrapIntervals, OmittedWhenTheRunsCannotIdentifyThem) {
   opt.threads = 1;
 
   s.sizes = testing::logspace(1e6, 1e8, 3);
+  try {
+    fit_kaplan(testing::make_sweep(s), 'c', true, "softmax", opt);
+    FAIL() << "a law through every point is not a fit";
+  } catch (const FitError& e) {
+    EXPECT_NE(std::string(e.what()).find("no residual degrees of freedom: 3 distinct compute "
+                                         "budgets for 3 parameters"),
+              std::string::npos)
+        << e.what();
+  }
+
+  s.sizes = testing::logspace(1e6, 1e8, 4);
   const FitResult few = fit_kaplan(testing::make_sweep(s), 'c', true, "softmax", opt);
   ASSERT_TRUE(few.extra.contains("interval_note"));
-  EXPECT_NE(few.extra["interval_note"].get<std::string>().find("3 runs for 3 parameters"),
-            std::string::npos);
+  EXPECT_NE(few.extra["interval_note"].get<std::string>().find("(4 runs for 3 parameters)"),
+            std::string::npos)
+      << few.extra["interval_note"];
   for (const Estimate& e : few.params) {
     EXPECT_TRUE(std::isnan(e.lo)) << e.name;
     EXPECT_TRUE(std::isnan(e.hi)) << e.name;
@@ -149,12 +207,13 @@ TEST(BootstrapIntervals, OmittedWhenTheRunsCannotIdentifyThem) {
 
   s.sizes = testing::logspace(1e6, 1e8, 10);
   const FitResult many = fit_kaplan(testing::make_sweep(s), 'c', true, "softmax", opt);
-  EXPECT_FALSE(many.extra.contains("interval_note"));
-  const Estimate* alpha = many.find_param("alpha");
-  ASSERT_NE(alpha, nullptr);
-  EXPECT_LT(alpha->lo, alpha->hi);
-  EXPECT_LE(alpha->lo, alpha->value);
-  EXPECT_GE(alpha->hi, alpha->value);
+  EXPECT_FALSE(many.extra.contains("interval_note")) << many.extra["interval_note"];
+  for (const auto* list : {&many.params, &many.derived})
+    for (const Estimate& e : *list) {
+      EXPECT_LT(e.lo, e.hi) << e.name;
+      EXPECT_LE(e.lo, e.value) << e.name;
+      EXPECT_GE(e.hi, e.value) << e.name;
+    }
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "analysis/allocation.h"
 #include "analysis/chinchilla3.h"
 #include "analysis/fits.h"
+#include "analysis/report.h"
 #include "tests/analysis/synthetic.h"
 
 namespace scalelab::analysis {
@@ -154,6 +155,24 @@ TEST(Approach2, IsoFlopParabolasRecoverAllocation) {
   EXPECT_NEAR(f.law.b, kB, 0.03);
   for (double c : {1e18, 1e20})
     EXPECT_NEAR(std::log(f.law.n_opt(c) / kLaw.n_opt(c)), 0.0, std::log(1.25)) << c;
+}
+
+// The report draws each budget's parabola and marks its minimum.
+TEST(Approach2, ReportDrawsParabolasWithTheirMinima) {
+  ReportInput in;
+  in.runs = isoflop_sweep(0.002);
+  FitOptions opt;
+  opt.methods = {"chinchilla2"};
+  opt.bootstrap = 0;
+  in.suite = run_fits(in.runs, opt);
+  ASSERT_EQ(in.suite.fits.size(), 1u);
+  const std::string svg = isoflop_svg(in);
+  EXPECT_NE(svg.find("parabola minimum (N_opt)"), std::string::npos);
+  // One diamond per used budget (five), plus the legend's.
+  size_t diamonds = 0;
+  for (size_t at = svg.find("<path d=\"M"); at != std::string::npos; at = svg.find("<path d=\"M", at + 1))
+    ++diamonds;
+  EXPECT_EQ(diamonds, 6u);
 }
 
 TEST(Approach2, RefusesADemoSizedSweep) {

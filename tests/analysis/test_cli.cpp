@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include <nlohmann/json.hpp>
 
@@ -91,6 +92,47 @@ TEST(CliFit, FitThenReportFromADatabase) {
   ASSERT_EQ(r.rc, 0) << r.out;
   EXPECT_TRUE(fs::exists(d / "rep" / "index.html"));
   EXPECT_TRUE(fs::exists(d / "rep" / "loss_vs_compute.svg"));
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Issue 14: `report` used fits older than the newest finished runs, silently.
+TEST(CliFit, ReportRefitsWhenTheStoredFitsAreOutOfDate) {
+  const fs::path d = temp_dir("scalelab_cli_stale");
+  const std::string dbpath = (d / "s.db").string();
+  testing::SweepSpec s;
+  s.sizes = testing::logspace(2e5, 3e6, 4);
+  s.tokens_per_n = {10, 40};
+  s.noise = 0.002;
+  std::vector<RunPoint> runs = testing::make_sweep(s);
+  const RunPoint late = runs.back();
+  runs.pop_back();
+  {
+    db::Database db(dbpath);
+    testing::insert_sweep(db, runs);
+  }
+  ASSERT_EQ(run("--db " + dbpath + " fit --bootstrap 10 --method kaplan").rc, 0);
+  Ran r = run("--db " + dbpath + " report --out " + (d / "fresh").string());
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("stored by `scalelab fit` at"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("warning"), std::string::npos) << r.out;
+  {
+    db::Database db(dbpath);
+    testing::insert_sweep(db, {late});  // a run finished after the fit
+  }
+  r = run("--db " + dbpath + " report --bootstrap 10 --out " + (d / "refit").string());
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(r.out.find("report: warning: The stored fits were not used: the fits stored at"),
+            std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("from 7 finished run(s); there are 8 now"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("fitted for this report"), std::string::npos) << r.out;
+  EXPECT_NE(slurp(d / "refit" / "index.html").find("class=warning"), std::string::npos);
+  r = run("--db " + dbpath + " report --stored --out " + (d / "stored").string());
+  ASSERT_EQ(r.rc, 0) << r.out;
+  EXPECT_NE(slurp(d / "stored" / "index.html").find("These fits are out of date"), std::string::npos);
 }
 
 TEST(CliFit, EmptyDatabaseIsAnInputError) {

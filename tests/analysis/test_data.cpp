@@ -157,7 +157,7 @@ TEST(RunFits, DemoSizedSweepGetsLossVsComputeAndSkipsTheRest) {
   std::string notes;
   for (const std::string& n : suite.notes) notes += n + "\n";
   EXPECT_NE(notes.find("chinchilla2 [softmax]: skipped: approach 2"), std::string::npos) << notes;
-  EXPECT_NE(notes.find("chinchilla3 [softmax]: skipped: approach 3 fits 5 parameters; 6 run(s)"),
+  EXPECT_NE(notes.find("chinchilla3 [softmax]: skipped: approach 3 fits 5 parameters; 6 point(s)"),
             std::string::npos)
       << notes;
 }

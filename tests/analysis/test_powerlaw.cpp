@@ -141,9 +141,11 @@ TEST(Compare, MultiplierOfAShiftedLawIsTwo) {
   }
 }
 
-// Two architectures of two sizes each: no per-architecture L(C), so the demo
-// still gets one pooled L(C) fit, and the notes say why.
-TEST(Compare, PooledLossVsComputeWhenNoArchitectureHasThreeSizes) {
+// Two architectures of two sizes each (issue 14: this pooled them into one
+// L(C) through 2 points, rms residual 1e-16, with an interval whose edge was
+// its estimate). Now no architecture gets a law without residual degrees of
+// freedom, nothing is pooled unless asked, and the notes say why.
+TEST(Compare, NoFitWithoutResidualDegreesOfFreedomAndNoPoolingUnlessAsked) {
   const Truth t{1.7, 900.0, 0.15};
   std::vector<RunPoint> runs;
   int i = 0;
@@ -153,15 +155,20 @@ TEST(Compare, PooledLossVsComputeWhenNoArchitectureHasThreeSizes) {
   opt.bootstrap = 0;
   opt.methods = {"kaplan"};
   const FitSuite s = run_fits(runs, opt);
-  ASSERT_EQ(s.fits.size(), 2u);
-  EXPECT_EQ(s.fits[0].method, "kaplan_c");
-  EXPECT_EQ(s.fits[0].arch, "");
-  EXPECT_NEAR(s.fits[0].param("alpha"), 0.15, 0.01);
+  EXPECT_TRUE(s.fits.empty());
   std::string notes;
   for (const std::string& n : s.notes) notes += n + "\n";
-  EXPECT_NE(notes.find("kaplan [softmax]: skipped: 2 run(s) of 2 model size(s)"), std::string::npos)
+  EXPECT_NE(notes.find("kaplan_c0 [softmax]: skipped: no residual degrees of freedom: 2 distinct "
+                       "compute budgets for 2 parameters"),
+            std::string::npos)
       << notes;
-  EXPECT_NE(notes.find("fitting all runs pooled"), std::string::npos) << notes;
+  EXPECT_EQ(notes.find("pooled"), std::string::npos) << notes;
+  opt.pool = true;
+  const FitSuite pooled = run_fits(runs, opt);
+  ASSERT_EQ(pooled.fits.size(), 2u);
+  EXPECT_EQ(pooled.fits[0].method, "kaplan_c");
+  EXPECT_EQ(pooled.fits[0].arch, "");
+  EXPECT_NEAR(pooled.fits[0].param("alpha"), 0.15, 0.01);
 }
 
 }  // namespace

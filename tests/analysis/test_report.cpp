@@ -70,7 +70,7 @@ TEST(Report, WritesSelfContainedHtmlAndExports) {
   const std::string html = slurp(index);
   EXPECT_NE(html.find("<svg"), std::string::npos);
   EXPECT_NE(html.find("<table>"), std::string::npos);
-  EXPECT_NE(html.find("lightning fit E+AC^-a"), std::string::npos);
+  EXPECT_NE(html.find("lightning fit E + A * C^-alpha"), std::string::npos);
   EXPECT_NE(html.find("multiplier vs softmax"), std::string::npos);
   EXPECT_NE(html.find("IsoFLOP profiles"), std::string::npos);
   EXPECT_NE(html.find("(log scale)"), std::string::npos);
@@ -103,11 +103,18 @@ TEST(Report, WritesSelfContainedHtmlAndExports) {
 
 TEST(Svg, LogAxesLegendAndEscaping) {
   Chart c{"a < b", "x", "y"};
-  const std::string s = render_svg(c, {{"s&p", "#000", {1, 10, 100}, {3, 2, 1.5}, Series::Style::Markers, ""}});
+  Series pts;
+  pts.label = "s&p";
+  pts.color = "#000";
+  pts.x = {1, 10, 100};
+  pts.y = {3, 2, 1.5};
+  const std::string s = render_svg(c, {pts});
   EXPECT_NE(s.find("a &lt; b"), std::string::npos);
   EXPECT_NE(s.find("s&amp;p"), std::string::npos);
   EXPECT_NE(s.find(">10<"), std::string::npos);  // a decade tick
-  EXPECT_THROW(render_svg(c, {{"none", "#000", {-1}, {1}, Series::Style::Markers, ""}}), std::invalid_argument);
+  pts.x = {-1};
+  pts.y = {1};
+  EXPECT_THROW(render_svg(c, {pts}), std::invalid_argument);
 }
 
 }  // namespace

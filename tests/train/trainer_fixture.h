@@ -1,5 +1,5 @@
 // Shared by the trainer tests: a temp folder with a small deterministic text
-// corpus, a tiny run spec, and a database row for it (claimed by "w").
+// corpus, a tiny run spec, and a database row for it (claimed by "w", or not).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -41,7 +41,8 @@ inline spec::RunSpec tiny_spec(const std::string& data, int64_t steps,
   return s;
 }
 
-inline db::Run insert(db::Database& db, const spec::RunSpec& s) {
+// Adds the run of S, pending; returns its id.
+inline std::string add_run(db::Database& db, const spec::RunSpec& s) {
   db::Run r;
   r.id = spec::run_id(s);
   r.sweep = "t";
@@ -49,8 +50,13 @@ inline db::Run insert(db::Database& db, const spec::RunSpec& s) {
   r.spec_json = spec::canonical_json(s);
   r.tokens = s.tokens;
   db.insert_runs({r});
-  EXPECT_TRUE(db.claim_run(r.id, "w"));
-  return *db.get_run(r.id);
+  return r.id;
+}
+
+inline db::Run insert(db::Database& db, const spec::RunSpec& s) {
+  const std::string id = add_run(db, s);
+  EXPECT_TRUE(db.claim_run(id, "w"));
+  return *db.get_run(id);
 }
 
 }  // namespace scalelab::testing
