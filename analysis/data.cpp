@@ -112,6 +112,17 @@ size_t count_units(const std::vector<RunPoint>& runs) {
   return units.size();
 }
 
+std::vector<std::string> excluded_runs(db::Database& db, const DataOptions& opt) {
+  db::RunFilter f;
+  f.status = db::RunStatus::Diverged;
+  f.arch = opt.arch;
+  std::vector<std::string> out;
+  for (const db::Run& r : db.list_runs(f))
+    out.push_back(fmt::format("diverged run {} ({}, {}) left out of the fits: {}", r.id, r.arch,
+                              r.name, r.error.substr(0, r.error.find('\n'))));
+  return out;
+}
+
 std::vector<std::string> architectures(const std::vector<RunPoint>& runs) {
   std::vector<std::string> out;
   for (const RunPoint& r : runs)

@@ -76,6 +76,10 @@ std::vector<RunPoint> load_runs(db::Database& db, const DataOptions& opt);
 std::string runs_digest(const std::vector<RunPoint>& runs);
 // Distinct independent units (parents and plain runs).
 size_t count_units(const std::vector<RunPoint>& runs);
+// Why the diverged runs of the database (of opt.arch, when set) are not fit
+// points, one note each: "diverged run ID (arch, name) left out of the fits:
+// non-finite training loss (nan) at step 40".
+std::vector<std::string> excluded_runs(db::Database& db, const DataOptions& opt);
 
 // The same checks for points built elsewhere (tests, CSV).
 void validate(const std::vector<RunPoint>& runs);

@@ -24,6 +24,7 @@ struct ReportInput {
   NAxis n_axis = NAxis::NonEmbedding;
   std::string fits_origin;     // e.g. "stored by scalelab fit at ..."
   std::string warning;         // shown at the top when not empty (out-of-date fits)
+  std::vector<std::string> stages;  // stage gate verdicts, one line each (db::Stage)
 };
 
 // Final losses against C, N or D ('c', 'n', 'd') with each architecture's

@@ -183,6 +183,11 @@ std::string report_html(const ReportInput& in) {
     for (const std::string& n : in.suite.notes) h += "<li class=note>" + xml_escape(n) + "</li>\n";
     h += "</ul>\n";
   }
+  if (!in.stages.empty()) {
+    h += "<h2>Stages</h2>\n<ul>\n";
+    for (const std::string& s : in.stages) h += "<li class=stage>" + xml_escape(s) + "</li>\n";
+    h += "</ul>\n";
+  }
   h += "<h2>Runs</h2>\n" + runs_table(in.runs, in.n_axis);
   h += "<p>Files beside this page: fits.json, fits.csv, runs.csv, loss_vs_compute.svg.</p>\n";
   return h + "</body></html>\n";

@@ -3,6 +3,8 @@
 // same method and architecture.
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <memory>
 
 #include "analysis/export.h"
@@ -73,8 +75,12 @@ int fit_points(const FitArgs& a) {
   return s.fits.empty() ? 1 : 0;
 }
 
-int fit_db(const std::string& path, const FitArgs& a) {
-  db::Database db(path);
+int fit_db(const Context& ctx, const FitArgs& a) {
+  const std::string& path = ctx.db;
+  // A read-only database (archived, on a read-only mount) is fitted, not written.
+  const bool writable = ::access(path.c_str(), W_OK) == 0;
+  auto dbp = open_existing(ctx, writable ? db::OpenMode::ReadWrite : db::OpenMode::ReadOnly);
+  db::Database& db = *dbp;
   analysis::DataOptions d;
   analysis::FitOptions o = options_of(a);
   d.compute = o.compute;
@@ -82,16 +88,21 @@ int fit_db(const std::string& path, const FitArgs& a) {
   if (!a.arch.empty()) d.arch = a.arch;
   analysis::FitSuite s;
   std::vector<analysis::RunPoint> runs;
+  const std::vector<std::string> excluded = analysis::excluded_runs(db, d);
   try {
     runs = analysis::load_runs(db, d);
     s = analysis::run_fits(runs, o);
   } catch (const analysis::DataError& e) {
-    throw InputError(path + ": " + e.what());
+    std::string why = path + ": " + e.what();
+    for (const std::string& n : excluded) why += "\nnote: " + n;
+    throw InputError(why);
   }
-  analysis::store_suite(db, s, runs, a.arch);
+  s.notes.insert(s.notes.end(), excluded.begin(), excluded.end());
+  if (writable) analysis::store_suite(db, s, runs, a.arch);
   print(s, a.format);
   if (a.format != "json")
-    fmt::print("{} fit(s) stored in {}\n", s.fits.size(), path);
+    fmt::print(writable ? "{} fit(s) stored in {}\n" : "{} fit(s); {} is read-only, nothing stored\n",
+               s.fits.size(), path);
   return s.fits.empty() ? 1 : 0;
 }
 
@@ -140,7 +151,7 @@ void add_fit(CLI::App& app, Context& ctx) {
       ->capture_default_str();
   sub->add_option("--threads", a->threads, "worker threads (0: all cores)")
       ->check(CLI::NonNegativeNumber);
-  sub->callback([&ctx, a] { ctx.rc = a->points.empty() ? fit_db(ctx.db, *a) : fit_points(*a); });
+  sub->callback([&ctx, a] { ctx.rc = a->points.empty() ? fit_db(ctx, *a) : fit_points(*a); });
 }
 SCALELAB_COMMAND(add_fit);
 

@@ -2,6 +2,7 @@
 // and (without --dry-run) writes them to the database as pending.
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -104,7 +105,16 @@ void print_removed(std::ostream& os, const sweep::Plan& plan, const sweep::Apply
     os << fmt::format("they stay in the database; --prune cancels the {} pending ones\n", pending);
 }
 
+// `--out` onto the sheet itself would replace the user's sheet by its expansion.
+void check_out(const PlanArgs& a) {
+  std::error_code ec;
+  if (!a.out.empty() && std::filesystem::equivalent(a.out, a.sheet, ec))
+    throw InputError("--out " + a.out + " is the input sheet itself; write the expanded sheet "
+                     "to another file");
+}
+
 void run_plan(const PlanArgs& a, Context& ctx) {
+  check_out(a);
   if (!(a.hw.mfu > 0 && a.hw.mfu <= 1)) throw InputError("--mfu must be in (0, 1]");
   if (!(a.hw.peak_flops > 0)) throw InputError("--gpu-peak-flops must be positive");
   if (!(a.hw.gpu_hour_price >= 0)) throw InputError("--gpu-hour-price must be >= 0");

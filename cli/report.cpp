@@ -11,6 +11,7 @@
 #include "analysis/report.h"
 #include "analysis/stored.h"
 #include "cli/command.h"
+#include "cli/stage_gates.h"
 #include "db/db.h"
 
 namespace scalelab::cli {
@@ -22,6 +23,14 @@ struct ReportArgs {
   uint64_t seed = 0;
   bool stored = false;
 };
+
+// One line per gated stage: "demo stage s2: open, gate '...': passed (numbers)".
+std::vector<std::string> stage_verdicts(db::Database& db) {
+  std::vector<std::string> out;
+  for (const db::Stage& s : db.stages())
+    if (std::string line = describe_stage(s); !line.empty()) out.push_back(s.sweep + " " + line);
+  return out;
+}
 
 // Stored fits, or fresh ones when they are missing or out of date.
 void choose_fits(analysis::ReportInput& in, const analysis::StoredSuite& stored,
@@ -52,8 +61,10 @@ void choose_fits(analysis::ReportInput& in, const analysis::StoredSuite& stored,
     in.warning = "The stored fits were not used: " + stale + "; these were fitted for this report.";
 }
 
-int report(const std::string& path, const ReportArgs& a) {
-  db::Database db(path);
+int report(const Context& ctx, const ReportArgs& a) {
+  const std::string& path = ctx.db;
+  auto dbp = open_existing(ctx, db::OpenMode::ReadOnly);
+  db::Database& db = *dbp;
   analysis::ReportInput in;
   in.source = path;
   const analysis::StoredSuite stored = analysis::load_suite(db);
@@ -68,6 +79,7 @@ int report(const std::string& path, const ReportArgs& a) {
   analysis::DataOptions d;
   d.compute = in.compute;
   d.n_axis = in.n_axis;
+  const std::vector<std::string> excluded = analysis::excluded_runs(db, d);
   try {
     in.runs = analysis::load_runs(db, d);
     if (in.runs.empty()) throw analysis::DataError("no finished runs to report");
@@ -75,6 +87,8 @@ int report(const std::string& path, const ReportArgs& a) {
   } catch (const analysis::DataError& e) {
     throw InputError(path + ": " + e.what());
   }
+  in.suite.notes.insert(in.suite.notes.end(), excluded.begin(), excluded.end());
+  in.stages = stage_verdicts(db);
   const std::string index = analysis::write_report(a.out, in);
   if (!in.warning.empty()) fmt::print(stderr, "report: warning: {}\n", in.warning);
   for (const std::string& n : in.suite.notes) fmt::print("note: {}\n", n);
@@ -97,7 +111,7 @@ void add_report(CLI::App& app, Context& ctx) {
   sub->add_option("--seed", a->seed, "bootstrap seed")->capture_default_str();
   sub->add_flag("--stored", a->stored,
                 "show the stored fits even when finished runs have changed since (with a warning)");
-  sub->callback([&ctx, a] { ctx.rc = report(ctx.db, *a); });
+  sub->callback([&ctx, a] { ctx.rc = report(ctx, *a); });
 }
 SCALELAB_COMMAND(add_report);
 

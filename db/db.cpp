@@ -4,8 +4,10 @@
 
 #include <cmath>
 #include <ctime>
+#include <filesystem>
 #include <stdexcept>
 
+#include "db/internal.h"
 #include "db/lineage.h"
 #include "db/schema.h"
 
@@ -18,13 +20,14 @@ std::string_view to_string(RunStatus s) {
     case RunStatus::Done: return "done";
     case RunStatus::Failed: return "failed";
     case RunStatus::Cancelled: return "cancelled";
+    case RunStatus::Diverged: return "diverged";
   }
   return "?";
 }
 
 RunStatus run_status_from_string(std::string_view s) {
   for (auto st : {RunStatus::Pending, RunStatus::Running, RunStatus::Done, RunStatus::Failed,
-                  RunStatus::Cancelled})
+                  RunStatus::Cancelled, RunStatus::Diverged})
     if (to_string(st) == s) return st;
   throw std::invalid_argument("unknown run status '" + std::string(s) + "'");
 }
@@ -81,16 +84,26 @@ void Transaction::commit() {
   done_ = true;
 }
 
-Database::Database(const std::string& path) : path_(path) {
+Database::Database(const std::string& path, OpenMode mode) : path_(path) {
+  const bool ro = mode == OpenMode::ReadOnly;
   try {
     // A Database belongs to one thread (processes share the file, threads do
     // not share a connection), so SQLite's own per-call mutex is dropped: it
     // was 7% of planning 100k runs.
-    db_ = std::make_unique<SQLite::Database>(
-        path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX);
+    if (ro) {
+      open_read_only(path);
+    } else {
+      db_ = std::make_unique<SQLite::Database>(
+          path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX);
+    }
     // Several processes of one machine share the file: readers never block the
     // writer (WAL) and a writer waits for a lock instead of failing at once.
     db_->setBusyTimeout(30000);
+    if (ro) {
+      db_->exec("PRAGMA query_only=1");
+      check_read_only_schema();
+      return;
+    }
     if (path != ":memory:") db_->exec("PRAGMA journal_mode=WAL");
     db_->exec("PRAGMA synchronous=NORMAL");
     // Planning writes 100k-run sweeps in one transaction; with SQLite's default
@@ -102,6 +115,37 @@ Database::Database(const std::string& path) : path_(path) {
   } catch (const SQLite::Exception& e) {
     throw std::runtime_error("database " + path + ": " + e.what());
   }
+}
+
+// A WAL database needs its -shm file to be read; where that cannot be created
+// (a read-only folder) and no -wal file holds unmerged pages, the file is opened
+// as immutable, which needs neither.
+void Database::open_read_only(const std::string& path) {
+  if (path == ":memory:" || !std::filesystem::exists(path))
+    throw std::runtime_error("no database at " + path);
+  db_ = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX);
+  try {
+    db_->execAndGet("SELECT count(*) FROM sqlite_schema");
+    return;
+  } catch (const SQLite::Exception&) {
+    std::error_code ec;
+    const auto wal = std::filesystem::file_size(path + "-wal", ec);
+    if (!ec && wal > 0) throw;
+  }
+  db_ = std::make_unique<SQLite::Database>("file:" + path + "?immutable=1",
+                                           SQLite::OPEN_READONLY | SQLite::OPEN_NOMUTEX |
+                                               SQLite::OPEN_URI);
+}
+
+void Database::check_read_only_schema() {
+  const int v = schema_version();
+  if (v != kSchemaVersion)
+    throw std::runtime_error("database " + path_ + " has schema version " + std::to_string(v) +
+                             (v < kSchemaVersion
+                                  ? ", older than this scalelab's (" +
+                                        std::to_string(kSchemaVersion) +
+                                        "); a writing command (plan, run) migrates it"
+                                  : ", newer than this scalelab's; upgrade scalelab"));
 }
 
 Database::~Database() = default;
@@ -137,7 +181,7 @@ namespace {
 constexpr const char* kRunColumns =
     "id, sweep, stage, name, arch, spec, params, nonembedding_params, tokens, flops, priority, "
     "status, attempts, worker, error, final_loss, env, created_at, started_at, finished_at, "
-    "heartbeat_at, micro_batch, memory_estimate, perf";
+    "heartbeat_at, micro_batch, memory_estimate, perf, lease, retries, not_before";
 
 Run read_run(SQLite::Statement& q) {
   Run r;
@@ -165,13 +209,11 @@ Run read_run(SQLite::Statement& q) {
   r.micro_batch = q.getColumn(21).getInt64();
   r.memory_estimate = column_real(q, 22);
   r.perf_json = q.getColumn(23).getString();
+  r.lease = q.getColumn(24).getInt64();
+  r.retries = q.getColumn(25).getInt();
+  r.not_before = q.getColumn(26).getString();
   return r;
 }
-
-// SQLite's julianday() understands our ISO-8601 stamps; staleness is judged in SQL
-// so that every process uses the same clock arithmetic.
-constexpr const char* kStale =
-    "(status = 'running' AND (julianday('now') - julianday(heartbeat_at)) * 86400.0 > ?)";
 
 }  // namespace
 
@@ -258,146 +300,9 @@ std::vector<StatusCount> Database::status_counts() {
   return out;
 }
 
-std::optional<Run> Database::claim_next_run(const std::string& worker, double stale_after_s,
-                                            const RunFilter& f) {
-  Transaction tx(*this);
-  std::string sql = std::string("SELECT id FROM runs WHERE (status = 'pending' OR ") + kStale +
-                    ") AND " + kBranchReady;
-  if (f.sweep) sql += " AND sweep = :sweep";
-  if (f.stage) sql += " AND stage = :stage";
-  if (f.arch) sql += " AND arch = :arch";
-  sql += " ORDER BY priority DESC, flops ASC, id LIMIT 1";
-  SQLite::Statement pick(*db_, sql);
-  pick.bind(1, stale_after_s);
-  if (f.sweep) pick.bind(":sweep", *f.sweep);
-  if (f.stage) pick.bind(":stage", *f.stage);
-  if (f.arch) pick.bind(":arch", *f.arch);
-  if (!pick.executeStep()) return std::nullopt;
-  const std::string id = pick.getColumn(0).getString();
-  pick.reset();
-  const std::string now = utc_now();
-  SQLite::Statement up(*db_,
-                       "UPDATE runs SET status = 'running', worker = ?, attempts = attempts + 1, "
-                       "started_at = ?, heartbeat_at = ?, error = '' WHERE id = ?");
-  up.bind(1, worker);
-  up.bind(2, now);
-  up.bind(3, now);
-  up.bind(4, id);
-  up.exec();
-  tx.commit();
-  return get_run(id);
-}
-
-bool Database::claim_run(const std::string& id, const std::string& worker, double stale_after_s) {
-  Transaction tx(*this);
-  const std::string now = utc_now();
-  SQLite::Statement up(*db_, std::string("UPDATE runs SET status = 'running', worker = ?, "
-                                         "attempts = attempts + 1, started_at = ?, "
-                                         "heartbeat_at = ?, error = '' WHERE id = ? AND "
-                                         "(status IN ('pending','failed') OR ") +
-                                 kStale + ") AND " + kBranchReady);
-  up.bind(1, worker);
-  up.bind(2, now);
-  up.bind(3, now);
-  up.bind(4, id);
-  up.bind(5, stale_after_s);
-  const bool ok = up.exec() == 1;
-  tx.commit();
-  return ok;
-}
-
-void Database::heartbeat(const std::string& id) {
-  SQLite::Statement up(*db_, "UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'");
-  up.bind(1, utc_now());
-  up.bind(2, id);
-  up.exec();
-}
-
-void Database::finish_run(const std::string& id, std::optional<double> final_loss,
-                          const std::string& env_json) {
-  Transaction tx(*this);
-  SQLite::Statement up(*db_,
-                       "UPDATE runs SET status = 'done', final_loss = ?, env = ?, finished_at = ?, "
-                       "error = '' WHERE id = ?");
-  bind_real(up, 1, final_loss);
-  up.bind(2, env_json);
-  up.bind(3, utc_now());
-  up.bind(4, id);
-  if (up.exec() != 1) throw std::runtime_error("finish_run: no run " + id);
-  tx.commit();
-}
-
-void Database::set_run_perf(const std::string& id, const std::string& perf_json) {
-  SQLite::Statement up(*db_, "UPDATE runs SET perf = ? WHERE id = ?");
-  up.bind(1, perf_json);
-  up.bind(2, id);
-  up.exec();
-}
-
-void Database::fail_run(const std::string& id, const std::string& error) {
-  Transaction tx(*this);
-  SQLite::Statement up(*db_,
-                       "UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE id = ? "
-                       "AND status <> 'done'");
-  up.bind(1, error);
-  up.bind(2, utc_now());
-  up.bind(3, id);
-  up.exec();
-  tx.commit();
-}
-
-void Database::release_run(const std::string& id) {
-  SQLite::Statement up(*db_, "UPDATE runs SET status = 'pending' WHERE id = ? AND status = 'running'");
-  up.bind(1, id);
-  up.exec();
-}
-
-int Database::requeue_running(const std::string& worker) {
-  Transaction tx(*this);
-  SQLite::Statement up(*db_, worker.empty()
-                                 ? "UPDATE runs SET status = 'pending' WHERE status = 'running'"
-                                 : "UPDATE runs SET status = 'pending' WHERE status = 'running' "
-                                   "AND worker = ?");
-  if (!worker.empty()) up.bind(1, worker);
-  const int n = up.exec();
-  tx.commit();
-  return n;
-}
-
-namespace {
-// Runs SQL (one `?` for the id) once per id in one transaction; rows changed.
-int update_each(Database& db, const char* sql, const std::vector<std::string>& ids) {
-  Transaction tx(db);
-  SQLite::Statement up(db.raw(), sql);
-  int n = 0;
-  for (const auto& id : ids) {
-    up.bind(1, id);
-    n += up.exec();
-    up.reset();
-  }
-  tx.commit();
-  return n;
-}
-}  // namespace
-
-int Database::cancel_runs(const std::vector<std::string>& ids) {
-  return update_each(*this,
-                     "UPDATE runs SET status = 'cancelled' WHERE id = ? AND status IN "
-                     "('pending','failed')",
-                     ids);
-}
-
-int Database::retry_runs(const std::vector<std::string>& ids) {
-  return update_each(*this,
-                     "UPDATE runs SET status = 'pending', error = '' WHERE id = ? AND status IN "
-                     "('failed','cancelled')",
-                     ids);
-}
-
-void Database::log_metrics(const std::vector<Metric>& rows) {
-  Transaction tx(*this);
+void write_metrics(SQLite::Database& db, const std::vector<Metric>& rows) {
   SQLite::Statement up(
-      *db_,
+      db,
       "INSERT INTO metrics(run_id, step, tokens, train_loss, val_loss, lr, tokens_per_s, "
       "elapsed_s, grad_norm) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(run_id, step) DO UPDATE SET "
       "tokens = excluded.tokens, train_loss = excluded.train_loss, "
@@ -417,6 +322,11 @@ void Database::log_metrics(const std::vector<Metric>& rows) {
     up.exec();
     up.reset();
   }
+}
+
+void Database::log_metrics(const std::vector<Metric>& rows) {
+  Transaction tx(*this);
+  write_metrics(*db_, rows);
   tx.commit();
 }
 

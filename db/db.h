@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,9 +23,12 @@ namespace SQLite { class Database; class Statement; }
 
 namespace scalelab::db {
 
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
-enum class RunStatus { Pending, Running, Done, Failed, Cancelled };
+// diverged: the loss went non-finite (or spiked); kept apart from failed (a
+// crash, a bad spec) because it says something about the hyperparameters, and
+// left out of fits with the reason.
+enum class RunStatus { Pending, Running, Done, Failed, Cancelled, Diverged };
 std::string_view to_string(RunStatus s);
 RunStatus run_status_from_string(std::string_view s);  // throws std::invalid_argument
 
@@ -50,6 +54,9 @@ struct Run {
   int64_t micro_batch = 0;  // sequences per forward the planner chose; 0: the whole batch
   std::optional<double> memory_estimate;  // planner's training bytes per GPU at micro_batch
   std::string perf_json = "{}";  // the trainer's measurements (see train/trainer.h)
+  int64_t lease = 0;       // fencing token of the current (or last) claim
+  int retries = 0;         // automatic retries spent (OOM kills, lost nodes)
+  std::string not_before;  // backoff: not claimed before this time ("" = now)
 };
 
 struct Metric {
@@ -78,12 +85,82 @@ struct RunFilter {
   std::optional<std::string> arch;
 };
 
+// A claim on a run. Every write its holder makes (heartbeat, metrics, the
+// result) carries the token and is refused once the run was claimed again, so
+// a worker that lost its lease (node partitioned, heartbeat too late) can never
+// finish, fail or log into a run someone else now trains (db/lease.cpp).
+struct Lease {
+  std::string run_id;
+  int64_t token = 0;
+};
+
+// Thrown by a fenced write whose lease is no longer the run's current one. The
+// holder must stop without writing anything else.
+struct LeaseLost : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// The process that holds a lease, so that a scheduler on the same host can see
+// at once that it died (pid and start time: a reused pid is not mistaken for it).
+struct ProcessId {
+  std::string host, boot_id;
+  int64_t pid = 0, start = 0;  // start: clock ticks after boot (/proc/PID/stat field 22)
+};
+ProcessId this_process();
+ProcessId process_id(int64_t pid);  // another process of this host
+bool process_alive(int64_t pid, int64_t start);  // on this host
+
+struct Holder {
+  std::string worker;        // shown in status: "host:pid:slot", "slurm:123_4"
+  ProcessId process;         // the claimer (a scheduler, or the trainer itself)
+  double heartbeat_s = 10;   // its heartbeat interval: never judged stale before 3 of them
+};
+
+struct ClaimOptions {
+  double stale_after_s = 600;  // a running run with an older heartbeat is reclaimed
+  int max_retries = 3;         // a run lost more often than this fails instead
+  RunFilter filter;            // sweep / stage / arch (status ignored)
+  double max_memory = 0;       // only runs whose memory estimate fits (0: any)
+};
+
+// One row of the lease log: who held which run when, and how it ended.
+struct LeaseRecord {
+  std::string run_id;
+  int64_t token = 0;
+  std::string worker, host;
+  int64_t claimer_pid = 0, pid = 0;  // pid: the trainer once it attached (0 before)
+  std::string claimed_at, last_write_at, ended_at;  // UTC, millisecond precision
+  std::string outcome;  // "" while held; done failed diverged released retry reclaimed expired cancelled requeued
+  std::string reason;
+};
+
+// A stage of a sweep: runs of a stage are claimed only when it is open. The
+// first stage opens when planned; a later one when the stage before it has no
+// pending or running runs left and its gate (a condition on the earlier
+// stage's results, written in the sheet) passes. The verdict is kept.
+struct Stage {
+  std::string sweep, stage;
+  int position = 0;
+  std::string gate;     // "" = none
+  std::string state = "waiting";  // waiting | open | blocked
+  std::string verdict;  // "" | passed | failed | no gate
+  std::string detail;   // the gate's numbers
+  std::string decided_at;
+};
+
+struct StageCount { std::string sweep, stage, arch; RunStatus status; int64_t n; double flops; };
+
+enum class OpenMode { ReadWrite, ReadOnly };
+
 class Database {
  public:
   // Opens or creates PATH (":memory:" for an in-memory one) and migrates it to
   // kSchemaVersion. Throws std::runtime_error naming PATH when it cannot, or when
   // the file's schema is newer than this build knows.
-  explicit Database(const std::string& path);
+  // ReadOnly never creates, migrates or writes (a database on a read-only
+  // mount or archived with chmod a-w opens too); it throws when PATH is missing
+  // or its schema is older than this build's.
+  explicit Database(const std::string& path, OpenMode mode = OpenMode::ReadWrite);
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
@@ -103,31 +180,73 @@ class Database {
   std::vector<std::string> run_ids(const std::string& sweep);
   std::vector<StatusCount> status_counts();
 
-  // Atomically moves the best pending run (priority desc, then FLOPs asc) -- or a
-  // running one whose heartbeat is older than stale_after_s (its worker died) --
-  // to running, owned by WORKER. nullopt when nothing is claimable.
-  // F narrows the choice (sweep, stage, arch; its status is ignored).
+  // Atomically moves the best claimable run (priority desc, then FLOPs asc) to
+  // running under a new lease held by H: a pending run past its backoff in an
+  // open stage, or a running one whose heartbeat is older than stale_after_s
+  // (and 3 of its holder's heartbeat intervals): its node was lost. nullopt
+  // when nothing is claimable. The returned run's `lease` is the token.
+  std::optional<Run> claim_next_run(const Holder& h, const ClaimOptions& o);
   std::optional<Run> claim_next_run(const std::string& worker, double stale_after_s = 600,
                                     const RunFilter& f = {});
-  // Claims one named run (pending, failed, or stale running); false if taken.
-  bool claim_run(const std::string& id, const std::string& worker, double stale_after_s = 600);
-  void heartbeat(const std::string& id);
-  void finish_run(const std::string& id, std::optional<double> final_loss, const std::string& env_json);
+  // Claims one named run (pending, failed, diverged, or stale running) for this
+  // process; nullopt if it is held or finished.
+  std::optional<Lease> claim_run(const std::string& id, const std::string& worker,
+                                 double stale_after_s = 600);
+  // Running runs held on this host (same boot) by processes that are gone go
+  // back to pending (lease outcome `reclaimed`), counted as a retry. Returns them.
+  std::vector<std::string> reclaim_dead_holders(int max_retries = 3);
+
+  // Fenced writes: each throws LeaseLost unless L is the run's current lease.
+  void attach(const Lease& l, const ProcessId& trainer);  // the trainer took over
+  void set_worker(const Lease& l, const std::string& worker);  // e.g. the Slurm job id, once known
+  void heartbeat(const Lease& l);
   // Replaces the run's perf JSON (the trainer writes it as it learns more).
-  void set_run_perf(const std::string& id, const std::string& perf_json);
-  void fail_run(const std::string& id, const std::string& error);
-  // running -> pending for one run that stopped cleanly (checkpointed) and can resume.
-  void release_run(const std::string& id);
+  void set_run_perf(const Lease& l, const std::string& perf_json);
+  void log_metrics(const Lease& l, const std::vector<Metric>& rows);  // also a heartbeat
+  void finish_run(const Lease& l, std::optional<double> final_loss, const std::string& env_json);
+  // running -> failed, or diverged (non-finite loss).
+  void fail_run(const Lease& l, const std::string& error, bool diverged = false);
+  // running -> pending for a run that stopped cleanly (checkpointed) and can resume.
+  void release_run(const Lease& l, const std::string& reason = "interrupted");
+  // A failure that is not the run's fault (killed by the OOM killer, node lost):
+  // back to pending, claimable after backoff_s * 2^retries, unless the run has
+  // used max_retries; then failed. True when requeued.
+  bool retry_later(const Lease& l, const std::string& reason, double backoff_s, int max_retries);
+
+  // User commands (scalelab cancel / requeue / retry); each returns the runs changed.
+  // pending/failed/diverged -> cancelled; with running, running ones too (their
+  // holders are fenced off and stop at their next heartbeat). Done runs never.
+  int cancel_runs(const std::vector<std::string>& ids, bool running = false);
+  // running -> pending at once (a node known to be gone); the holder is fenced off.
+  int requeue_runs(const std::vector<std::string>& ids);
   // Returns running runs of WORKER (or of any worker when empty) to pending.
   int requeue_running(const std::string& worker = "");
-  // pending/failed -> cancelled; done and running runs are never touched.
-  int cancel_runs(const std::vector<std::string>& ids);
-  // failed/cancelled -> pending.
+  // failed/cancelled/diverged -> pending, with the retry budget reset.
   int retry_runs(const std::vector<std::string>& ids);
+  std::vector<LeaseRecord> leases(const std::string& run_id = "");
+  // Seconds until the first pending run of F leaves its backoff; nullopt if none waits.
+  std::optional<double> next_backoff_s(const RunFilter& f = {});
+
+  // --- stages ----------------------------------------------------------------
+  // Adds the stages of SWEEP (in order) that are new; a changed gate of a stage
+  // that has not opened yet replaces the old one and its verdict.
+  void upsert_stages(const std::string& sweep, const std::vector<Stage>& stages);
+  std::vector<Stage> stages(const std::string& sweep = "");
+  void decide_stage(const Stage& s);  // state, verdict, detail of (sweep, stage)
+  std::vector<StageCount> stage_counts();
+
+  // --- machine speed (for estimates before a sweep starts) --------------------
+  void record_speed(const std::string& host, const std::string& device, double flops_per_s,
+                    const std::string& source);
+  std::optional<double> speed(const std::string& host, const std::string& device);
+
+  // "ok", or what SQLite's PRAGMA quick_check found (first lines).
+  std::string quick_check();
 
   // --- metrics ---------------------------------------------------------------
   // Upserts on (run_id, step) in one transaction: a resumed run rewrites steps it
-  // logged before its last checkpoint instead of failing.
+  // logged before its last checkpoint instead of failing. Unfenced: for imports
+  // and tests; trainers use the fenced overload above.
   void log_metrics(const std::vector<Metric>& rows);
   std::vector<Metric> metrics(const std::string& run_id);
   // Last logged row of every run (for status / tables), keyed by run id order.
@@ -143,6 +262,10 @@ class Database {
 
  private:
   void migrate();
+  void open_read_only(const std::string& path);
+  void check_read_only_schema();
+  std::optional<Run> take(const std::string& id, const Holder& h, const ClaimOptions& o);
+  void end_lease(const Lease& l, const std::string& outcome, const std::string& reason);
   std::string path_;
   std::unique_ptr<SQLite::Database> db_;
 };

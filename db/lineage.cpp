@@ -8,6 +8,11 @@ const char* const kBranchReady =
     "(runs.parent_id IS NULL OR EXISTS (SELECT 1 FROM branch_points bp WHERE bp.parent_id = "
     "runs.parent_id AND bp.step = runs.branch_step))";
 
+std::string branch_ready_sql(const std::string& as) {
+  return "(" + as + ".parent_id IS NULL OR EXISTS (SELECT 1 FROM branch_points bp WHERE "
+         "bp.parent_id = " + as + ".parent_id AND bp.step = " + as + ".branch_step))";
+}
+
 void record_branch_point(Database& db, const BranchPointRow& p) {
   SQLite::Statement up(db.raw(),
                        "INSERT INTO branch_points(parent_id, step, tokens, path, created_at) "

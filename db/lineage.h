@@ -21,6 +21,8 @@ namespace scalelab::db {
 // The SQL condition (on table `runs`) that a run may be claimed: not a
 // branch, or its parent has recorded the checkpoint the branch starts from.
 extern const char* const kBranchReady;
+// The same condition for a query that names the runs table AS (e.g. "r").
+std::string branch_ready_sql(const std::string& as);
 
 struct BranchPointRow {
   std::string parent_id;

@@ -82,6 +82,63 @@ CREATE TABLE branch_points (
   PRIMARY KEY (parent_id, step)
 );
 )sql",
+      // 3 -> 4: leases with fencing tokens and their log, automatic retries
+      // with backoff, the `diverged` status, stages with gate verdicts, and
+      // measured machine speeds. The status CHECK gains 'diverged' by editing
+      // the stored CREATE statement (SQLite's documented procedure for
+      // constraint changes that leave the on-disk format alone,
+      // https://sqlite.org/lang_altertable.html#otheralter): unlike a table
+      // rebuild it keeps columns other migrations add to `runs`. RESET reloads
+      // this connection's schema; the CREATE TABLEs below bump the schema
+      // cookie, so other connections reload it too.
+      R"sql(
+PRAGMA writable_schema = ON;
+UPDATE sqlite_schema SET sql = replace(sql, '''failed'',''cancelled'')',
+                                       '''failed'',''cancelled'',''diverged'')')
+ WHERE type = 'table' AND name = 'runs';
+PRAGMA writable_schema = RESET;
+ALTER TABLE runs ADD COLUMN lease INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN retries INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN not_before TEXT NOT NULL DEFAULT '';
+CREATE TABLE leases (
+  run_id        TEXT NOT NULL REFERENCES runs(id),
+  token         INTEGER NOT NULL,
+  worker        TEXT NOT NULL,
+  host          TEXT NOT NULL DEFAULT '',
+  boot_id       TEXT NOT NULL DEFAULT '',
+  claimer_pid   INTEGER NOT NULL DEFAULT 0,
+  claimer_start INTEGER NOT NULL DEFAULT 0,
+  pid           INTEGER NOT NULL DEFAULT 0,
+  pid_start     INTEGER NOT NULL DEFAULT 0,
+  heartbeat_s   REAL NOT NULL DEFAULT 10,
+  claimed_at    TEXT NOT NULL,
+  last_write_at TEXT NOT NULL DEFAULT '',
+  ended_at      TEXT NOT NULL DEFAULT '',
+  outcome       TEXT NOT NULL DEFAULT '',
+  reason        TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (run_id, token)
+);
+CREATE INDEX leases_held ON leases(host, ended_at);
+CREATE TABLE stages (
+  sweep       TEXT NOT NULL REFERENCES sweeps(name),
+  stage       TEXT NOT NULL,
+  position    INTEGER NOT NULL,
+  gate        TEXT NOT NULL DEFAULT '',
+  state       TEXT NOT NULL DEFAULT 'waiting' CHECK (state IN ('waiting','open','blocked')),
+  verdict     TEXT NOT NULL DEFAULT '',
+  detail      TEXT NOT NULL DEFAULT '',
+  decided_at  TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (sweep, stage)
+);
+CREATE TABLE speeds (
+  host        TEXT NOT NULL,
+  device      TEXT NOT NULL,
+  flops_per_s REAL NOT NULL,
+  source      TEXT NOT NULL,
+  measured_at TEXT NOT NULL,
+  PRIMARY KEY (host, device)
+);
+)sql",
   };
   return steps;
 }

@@ -66,13 +66,26 @@ std::vector<size_t> insert_order(const Plan& plan, const Existing& e) {
   return order;
 }
 
-ApplyResult insert(db::Database& db, size_t planned, std::vector<db::Run> rows,
+std::vector<db::Stage> stage_rows(const Plan& plan) {
+  std::vector<db::Stage> out;
+  for (const StagePlan& s : plan.stages) {
+    db::Stage st;
+    st.sweep = plan.sweep;
+    st.stage = s.name;
+    st.gate = s.gate;
+    out.push_back(std::move(st));
+  }
+  return out;
+}
+
+ApplyResult insert(db::Database& db, const Plan& plan, size_t planned, std::vector<db::Run> rows,
                    std::vector<db::Run> removed, bool prune) {
   ApplyResult res;
   res.removed = std::move(removed);
   // INSERT OR IGNORE still guards against a second planner that wrote some of
   // these ids since they were read.
   res.added = db.insert_runs(rows);
+  if (!plan.stages.empty()) db.upsert_stages(plan.sweep, stage_rows(plan));
   res.existing = planned - res.added.size();
   if (prune) {
     std::vector<std::string> pending;
@@ -90,7 +103,7 @@ ApplyResult write_plan(db::Database& db, const Plan& plan, bool prune) {
   const Existing e = existing_ids(db, plan);
   std::vector<db::Run> rows;
   for (size_t i : insert_order(plan, e)) rows.push_back(plan.runs[i].row);
-  return insert(db, plan.runs.size(), std::move(rows), fetch(db, e.removed), prune);
+  return insert(db, plan, plan.runs.size(), std::move(rows), fetch(db, e.removed), prune);
 }
 
 ApplyResult write_plan(db::Database& db, Plan&& plan, bool prune) {
@@ -99,7 +112,7 @@ ApplyResult write_plan(db::Database& db, Plan&& plan, bool prune) {
   for (size_t i : insert_order(plan, e)) rows.push_back(std::move(plan.runs[i].row));
   const size_t planned = plan.runs.size();
   plan.runs.clear();
-  return insert(db, planned, std::move(rows), fetch(db, e.removed), prune);
+  return insert(db, plan, planned, std::move(rows), fetch(db, e.removed), prune);
 }
 
 }  // namespace scalelab::sweep

@@ -14,6 +14,7 @@ std::vector<ColumnDef> all_columns() {
       {Col::Name, "name", K::Label, R::Label},
       {Col::Stage, "stage", K::Label, R::Label},
       {Col::Priority, "priority", K::Label, R::Label},
+      {Col::Gate, "gate", K::Label, R::Label},
       {Col::Arch, "arch", K::Text, R::Identity},
       {Col::Layers, "layers", K::Int, R::Identity},
       {Col::DModel, "d_model", K::Int, R::Identity},
@@ -81,7 +82,6 @@ std::optional<Col> find_column(std::string_view name) {
   return std::nullopt;
 }
 
-namespace {
 size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
   for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
@@ -93,7 +93,6 @@ size_t edit_distance(std::string_view a, std::string_view b) {
   }
   return prev[b.size()];
 }
-}  // namespace
 
 std::string suggest_column(std::string_view name) {
   std::string best;

@@ -1,7 +1,7 @@
 // The columns of a sweep sheet and what each one sets.
 //
 // Identity columns fill a spec::RunSpec (two rows with the same values are the
-// same run); label columns (name, stage, priority) only annotate it; output
+// same run); label columns (name, stage, priority, gate) only annotate it; output
 // columns are what `plan --out` adds to the expanded sheet, and are ignored
 // when such a sheet is read back, so it re-plans to the same runs. Each
 // mixer field (mamba_d_state, swa_window, ...) is a column too, in the
@@ -21,7 +21,7 @@ namespace scalelab::sweep {
 
 enum class Col {
   // labels
-  Name, Stage, Priority,
+  Name, Stage, Priority, Gate,
   // model (spec::ModelSpec)
   Arch, Layers, DModel, Heads, KvHeads, Ffn, Vocab, SeqLen, TieEmbeddings,
   // the mixers' fields: slot i is spec::mixer_fields()[i] (unused slots are
@@ -62,6 +62,8 @@ inline int mixer_field_of(Col c) {
 const std::vector<ColumnDef>& columns();
 const ColumnDef& column(Col c);  // c must be a column (not an unused mixer slot)
 std::optional<Col> find_column(std::string_view name);
+// Levenshtein distance (insertions, deletions, substitutions), for suggestions.
+size_t edit_distance(std::string_view a, std::string_view b);
 // The known column closest to NAME (edit distance <= 2), or "".
 std::string suggest_column(std::string_view name);
 

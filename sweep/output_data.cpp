@@ -21,6 +21,7 @@ std::string cell(const PlannedRun& r, Col c) {
     case Col::Name: return r.row.name;
     case Col::Stage: return r.row.stage;
     case Col::Priority: return std::to_string(r.row.priority);
+    case Col::Gate: return r.gate;
     case Col::Arch: return m.arch;
     case Col::Layers: return std::to_string(m.n_layers);
     case Col::DModel: return std::to_string(m.d_model);

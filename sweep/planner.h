@@ -19,6 +19,8 @@
 // trains only the stable phase; each branch becomes a run of its own, planned
 // right after its parent, whose row.tokens / row.flops are the (D, C) of the
 // point it measures and whose trained_* are its cooldown alone.
+// Stages run in the order they first appear; a `gate` cell (the same on every
+// row of its stage) is the condition on the stage before that opens it.
 //
 // A run's id is spec::run_id of its RunSpec: labels (name, stage, priority) do
 // not change it, so re-planning a sheet yields the same ids, and two rows that
@@ -53,6 +55,7 @@ struct PlannedRun {
   int64_t trained_tokens = 0;
   double trained_flops = 0;
   RunCost cost;
+  std::string gate;     // the sheet's gate for entering this run's stage ("" = none)
 };
 
 // A run that an earlier row already produced.
@@ -61,12 +64,19 @@ struct Duplicate {
   std::string id;
 };
 
+// A stage in sheet order (first appearance) with the gate that opens it
+// (sweep/gate.h); the first stage has none.
+struct StagePlan {
+  std::string name, gate;
+};
+
 struct Plan {
   std::string sheet;  // path of the sheet
   std::string sweep;
   Hardware hw;
   std::vector<PlannedRun> runs;  // unique, in sheet order
   std::vector<Duplicate> duplicates;
+  std::vector<StagePlan> stages;
   std::vector<DataUse> data;  // each data source the runs name, in order of first use
 };
 

@@ -93,6 +93,7 @@ class Planner {
     map_header();
     Merged defaults;
     for (const SheetRow& row : sheet_.rows) plan_row(row, defaults);
+    collect_stages();
     if (!errors_.empty()) errors_.raise();
     assign_ids();
     add_branch_runs();
@@ -110,6 +111,7 @@ class Planner {
   void expand(const SheetRow& row, const Parsed& p, const std::vector<Axis>& axes);
   void add_run(const SheetRow& row, const Current& cur);
   void assign_ids();
+  void collect_stages();
   const ModelInfo& model(const Current& cur, std::optional<int64_t> vocab_default);
   DataSource* data_source(const Current& cur, int line);
   bool check_data(DataSource& ds, const spec::RunSpec& r, int line);

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "models/spec/wsd.h"
+#include "sweep/gate.h"
 #include "sweep/planner_impl.h"
 
 namespace scalelab::sweep {
@@ -166,6 +167,7 @@ void Planner::add_run(const SheetRow& row, const Current& cur) {
   r.priority = cur[idx(Col::Priority)] ? static_cast<int>(cur[idx(Col::Priority)]->i) : 0;
   run.trained_tokens = r.tokens;
   run.trained_flops = r.flops;
+  if (cur[idx(Col::Gate)]) run.gate = cur[idx(Col::Gate)]->text;
   run.cost = account(run.spec, r.params, r.flops, plan_.hw);
   // The trainer forwards this many sequences at a time (gradient accumulation
   // makes up the batch), so the run fits the memory it was planned for.
@@ -227,3 +229,34 @@ std::string sweep_name_for(const std::string& path) {
 }
 
 }  // namespace scalelab::sweep
+
+namespace scalelab::sweep::detail {
+
+// Stages in order of first appearance, each with its one gate, checked here so
+// that a bad gate is an error at its cell, before anything is written.
+void Planner::collect_stages() {
+  std::map<std::string, size_t> at;
+  for (const PlannedRun& r : plan_.runs) {
+    auto [it, fresh] = at.emplace(r.row.stage, plan_.stages.size());
+    if (fresh) {
+      plan_.stages.push_back({r.row.stage, r.gate});
+      if (!r.gate.empty() && plan_.stages.size() == 1) {
+        errors_.add(r.line, "gate", "the first stage has no stage before it to gate on");
+        continue;
+      }
+      if (!r.gate.empty()) try {
+          Gate::parse(r.gate);
+        } catch (const GateError& e) {
+          errors_.add(r.line, "gate", e.what());
+        }
+      continue;
+    }
+    const StagePlan& s = plan_.stages[it->second];
+    if (!r.gate.empty() && r.gate != s.gate)
+      errors_.add(r.line, "gate",
+                  "stage '" + s.name + "' already has gate '" + s.gate +
+                      "' (every row of a stage gives the same gate, or none)");
+  }
+}
+
+}  // namespace scalelab::sweep::detail

@@ -1,193 +1,290 @@
 #include "sweep/scheduler.h"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <cstring>
-#include <deque>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
+#include <stdexcept>
 #include <thread>
 
 #include "db/lineage.h"
-
-extern char** environ;
+#include "sweep/child.h"
 
 namespace scalelab::sweep {
 
+void check_options(const SchedulerOptions& o) {
+  if (!(o.heartbeat_s > 0)) throw std::invalid_argument("--heartbeat-every must be positive");
+  if (!(o.stale_after_s > 3 * o.heartbeat_s))
+    throw std::invalid_argument(
+        "--stale-after " + std::to_string(o.stale_after_s) + " must exceed 3 heartbeat intervals (" +
+        std::to_string(3 * o.heartbeat_s) +
+        " s): a run whose heartbeat is merely late would be trained twice");
+  if (o.runs_per_gpu < 1) throw std::invalid_argument("--runs-per-gpu must be at least 1");
+  if (o.runs_per_gpu > 1 && o.gpus.empty())
+    throw std::invalid_argument("--runs-per-gpu needs --gpus");
+  if (!o.gpu_memory.empty() && o.gpu_memory.size() != o.gpus.size())
+    throw std::invalid_argument("one memory size per GPU is needed");
+  if (o.max_retries < 0) throw std::invalid_argument("--max-retries must be >= 0");
+  if (o.retry_backoff_s < 0) throw std::invalid_argument("--retry-backoff must be >= 0");
+}
+
 namespace {
 
-struct Child {
-  pid_t pid = -1;
-  std::string run_id, worker, log_path;
-  std::streamoff echoed = 0;  // bytes of the log already copied to stderr
+using Clock = std::chrono::steady_clock;
+using detail::Child;
+
+struct Gpu {
+  std::string id;
+  double capacity = 0;  // bytes; 0: unknown (no memory limit)
+  int runs = 0;
+  double used = 0;
 };
 
-std::string hostname() {
-  char h[256] = {0};
-  ::gethostname(h, sizeof h - 1);
-  return h;
-}
-
-std::string tail_lines(const std::string& path, size_t n) {
-  std::ifstream in(path);
-  std::deque<std::string> last;
-  for (std::string line; std::getline(in, line);) {
-    last.push_back(line);
-    if (last.size() > n) last.pop_front();
+class LocalScheduler {
+ public:
+  explicit LocalScheduler(const SchedulerOptions& o) : opt_(o), db_(o.db_path) {
+    for (size_t i = 0; i < o.gpus.size(); ++i)
+      gpus_.push_back({o.gpus[i], o.gpu_memory.empty() ? 0 : o.gpu_memory[i]});
+    slots_ = gpus_.empty() ? std::max(1, o.workers)
+                           : static_cast<int>(gpus_.size()) * o.runs_per_gpu;
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    threads_ = o.threads_per_worker > 0 ? o.threads_per_worker : std::max(1, cores / slots_);
+    holder_.process = db::this_process();
+    holder_.heartbeat_s = o.heartbeat_s;
+    claim_.stale_after_s = o.stale_after_s;
+    claim_.max_retries = o.max_retries;
+    claim_.filter = o.filter;
   }
-  std::string out;
-  for (auto& l : last) out += l + "\n";
-  return out;
-}
 
-void echo_new_output(Child& c) {
-  std::ifstream in(c.log_path, std::ios::binary);
-  if (!in) return;
-  in.seekg(c.echoed);
-  std::string chunk((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  // Only whole lines, so two children's lines never interleave mid-line.
-  const size_t end = chunk.rfind('\n');
-  if (end == std::string::npos) return;
-  std::cerr.write(chunk.data(), static_cast<std::streamsize>(end + 1));
-  c.echoed += static_cast<std::streamoff>(end + 1);
-}
-
-pid_t spawn_child(const SchedulerOptions& opt, const Child& c, const std::string& gpu,
-                  int threads) {
-  std::vector<std::string> args = {opt.self_exe, "--db",   opt.db_path, "train",
-                                   c.run_id,     "--worker", c.worker,  "--run-dir",
-                                   opt.runs_root + "/" + c.run_id, "--device", opt.device};
-  if (threads > 0) {
-    args.push_back("--threads");
-    args.push_back(std::to_string(threads));
+  SchedulerSummary run() {
+    fail_oversized();
+    auto last_reclaim = Clock::time_point{}, last_stages = Clock::time_point{};
+    while (true) {
+      if (opt_.stop && opt_.stop->load() && !stopping_) {
+        stopping_ = true;
+        for (auto& c : kids_) ::kill(c.pid, SIGTERM);
+      }
+      if (!stopping_ && Clock::now() - last_reclaim > std::chrono::seconds(2)) {
+        for (const std::string& id : db_.reclaim_dead_holders(opt_.max_retries)) {
+          ++sum_.reclaimed;
+          std::cerr << "run: reclaimed " << id << " (its holder process is gone)\n";
+        }
+        last_reclaim = Clock::now();
+      }
+      const int before = sum_.started;
+      bool none = !stopping_ && fill();
+      if (none && opt_.open_stages &&
+          (kids_.empty() || Clock::now() - last_stages > std::chrono::seconds(2))) {
+        last_stages = Clock::now();
+        if (opt_.open_stages(db_) > 0) none = fill();
+      }
+      const bool reaped = reap();
+      if (kids_.empty() && (stopping_ || limit_reached() || (none && !waiting_for_backoff())))
+        break;
+      // A free slot is filled at once; otherwise poll the children calmly.
+      if (!(reaped && !stopping_) && sum_.started == before)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return sum_;
   }
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
 
-  std::vector<std::string> env_store;
-  for (char** e = environ; *e; ++e)
-    if (gpu.empty() || std::strncmp(*e, "CUDA_VISIBLE_DEVICES=", 21) != 0) env_store.push_back(*e);
-  if (!gpu.empty()) env_store.push_back("CUDA_VISIBLE_DEVICES=" + gpu);
-  std::vector<char*> envp;
-  for (auto& e : env_store) envp.push_back(e.data());
-  envp.push_back(nullptr);
+ private:
+  bool limit_reached() const { return opt_.max_runs > 0 && sum_.started >= opt_.max_runs; }
 
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, c.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, opt.self_exe.c_str(), &fa, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0)
-    throw std::runtime_error("run: cannot start '" + opt.self_exe + "': " + std::strerror(rc));
-  return pid;
-}
+  bool waiting_for_backoff() {
+    const auto s = db_.next_backoff_s(opt_.filter);
+    return s.has_value();
+  }
+
+  // Runs that no GPU here can hold fail at once, with the numbers.
+  void fail_oversized() {
+    double largest = 0;
+    for (const Gpu& g : gpus_) largest = std::max(largest, g.capacity);
+    if (largest <= 0) return;
+    db::RunFilter f = opt_.filter;
+    f.status = db::RunStatus::Pending;
+    for (const db::Run& r : db_.list_runs(f)) {
+      const double need = r.memory_estimate.value_or(0);
+      if (need <= largest) continue;
+      if (auto l = db_.claim_run(r.id, "scheduler", opt_.stale_after_s)) {
+        const std::string why = "needs " + std::to_string(need / 1e9).substr(0, 6) +
+                                " GB of GPU memory (planner estimate); the largest GPU given has " +
+                                std::to_string(largest / 1e9).substr(0, 6) + " GB";
+        db_.fail_run(*l, why);
+        std::cerr << "run: " << r.id << " failed: " << why << "\n";
+        ++sum_.failed;
+      }
+    }
+  }
+
+  // The GPU with a free slot and the most free memory; -1 if none.
+  int pick_gpu() const {
+    int best = -1;
+    for (size_t i = 0; i < gpus_.size(); ++i) {
+      if (gpus_[i].runs >= opt_.runs_per_gpu) continue;
+      if (best < 0 || gpus_[i].capacity - gpus_[i].used > gpus_[best].capacity - gpus_[best].used)
+        best = static_cast<int>(i);
+    }
+    return best;
+  }
+
+  // Claims and starts runs while slots are free. True when nothing was claimable.
+  bool fill() {
+    while (static_cast<int>(kids_.size()) < slots_ && !limit_reached()) {
+      const int g = gpus_.empty() ? -1 : pick_gpu();
+      if (!gpus_.empty() && g < 0) return false;
+      db::ClaimOptions o = claim_;
+      if (g >= 0 && gpus_[g].capacity > 0) o.max_memory = gpus_[g].capacity - gpus_[g].used;
+      holder_.worker = holder_.process.host + ":" + std::to_string(holder_.process.pid) + ":" +
+                       std::to_string(next_slot_++);
+      auto r = db_.claim_next_run(holder_, o);
+      // WSD branches become claimable when their parent checkpoints: keep
+      // polling while a parent that will write one is still training.
+      if (!r) return db::waiting_branches(db_, opt_.filter) == 0;
+      start(*r, g);
+    }
+    return false;
+  }
+
+  void start(const db::Run& r, int g) {
+    Child c;
+    c.run_id = r.id;
+    c.worker = r.worker;
+    c.lease = r.lease;
+    c.gpu = g;
+    c.memory = r.memory_estimate.value_or(0);
+    const std::string dir = opt_.runs_root + "/" + r.id;
+    std::filesystem::create_directories(dir);
+    c.log_path = dir + "/train.log";
+    c.echoed = std::filesystem::exists(c.log_path)
+                   ? static_cast<std::streamoff>(std::filesystem::file_size(c.log_path))
+                   : 0;
+    const std::string gpu = g >= 0 ? gpus_[g].id : "";
+    if (opt_.echo)
+      std::cerr << "run: starting " << r.id << " (" << r.arch << ", " << r.name
+                << (gpu.empty() ? "" : ", GPU " + gpu) << ", attempt " << r.attempts << ")\n";
+    std::vector<std::string> args = {opt_.self_exe, "--db", opt_.db_path, "train", r.id,
+                                     "--worker", c.worker, "--lease", std::to_string(r.lease),
+                                     "--run-dir", dir, "--device", opt_.device,
+                                     "--heartbeat-every", std::to_string(opt_.heartbeat_s),
+                                     "--checkpoint-every", std::to_string(opt_.checkpoint_every_s)};
+    if (gpu.empty()) args.insert(args.end(), {"--threads", std::to_string(threads_)});
+    try {
+      c.pid = detail::spawn(args, c.log_path, gpu);
+    } catch (const std::exception& e) {
+      db_.fail_run({r.id, r.lease}, e.what());
+      throw;
+    }
+    // The child holds the lease from now on, also while LibTorch loads: if this
+    // scheduler dies, the run is not reclaimed from a trainer that is alive.
+    try {
+      db_.attach({r.id, r.lease}, db::process_id(c.pid));
+    } catch (const db::LeaseLost&) {  // reclaimed in between; the child will find out
+    }
+    if (g >= 0) {
+      ++gpus_[g].runs;
+      gpus_[g].used += c.memory;
+    }
+    kids_.push_back(c);
+    ++sum_.started;
+  }
+
+  // Handles the children that exited; true if any did.
+  bool reap() {
+    bool any = false;
+    for (size_t i = 0; i < kids_.size();) {
+      Child& c = kids_[i];
+      if (opt_.echo) detail::echo_new_output(c);
+      int st = 0;
+      if (::waitpid(c.pid, &st, WNOHANG) != c.pid) {
+        ++i;
+        continue;
+      }
+      if (opt_.echo) detail::echo_new_output(c);
+      try {
+        ended(c, st);
+      } catch (const db::LeaseLost& e) {
+        ++sum_.lost;
+        std::cerr << "run: " << e.what() << "\n";
+      }
+      if (c.gpu >= 0) {
+        --gpus_[c.gpu].runs;
+        gpus_[c.gpu].used -= c.memory;
+      }
+      kids_.erase(kids_.begin() + static_cast<std::ptrdiff_t>(i));
+      any = true;
+    }
+    return any;
+  }
+
+  // What a child's exit means for its run (fenced: a lost lease throws).
+  void ended(const Child& c, int st) {
+    const db::Lease lease{c.run_id, c.lease};
+    const int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    auto r = db_.get_run(c.run_id);
+    const bool ours = r && r->lease == c.lease;
+    if (code == kTrainDone && ours && r->status == db::RunStatus::Done) {
+      ++sum_.done;
+      record_speed(*r);
+    } else if (code == kTrainInterrupted) {
+      ++sum_.interrupted;
+    } else if (code == kTrainLeaseLost || !ours) {
+      ++sum_.lost;
+    } else if (code == kTrainRetry || (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL)) {
+      const std::string why =
+          "worker " + describe_exit(st) + (code == kTrainRetry ? " (out of memory)" : "") +
+          "; last output:\n" + tail_lines(c.log_path, 4);
+      if (db_.retry_later(lease, why, opt_.retry_backoff_s, opt_.max_retries)) {
+        ++sum_.retried;
+        std::cerr << "run: " << c.run_id << ": worker " << describe_exit(st)
+                  << "; retried after a backoff\n";
+      } else {
+        ++sum_.failed;
+        std::cerr << "run: " << c.run_id << ": worker " << describe_exit(st)
+                  << "; out of retries, failed\n";
+      }
+    } else if (r->status == db::RunStatus::Running) {
+      // A crash leaves the run running: record it with the log's last lines.
+      db_.fail_run(lease, "worker " + describe_exit(st) + "; last output:\n" +
+                              tail_lines(c.log_path, 8));
+      ++sum_.failed;
+      std::cerr << "run: " << c.run_id << " failed (" << describe_exit(st) << "), see "
+                << c.log_path << "\n";
+    } else {
+      ++(r->status == db::RunStatus::Diverged ? sum_.diverged : sum_.failed);
+    }
+  }
+
+  // FLOP/s this machine reached on a finished run, for the next sweep's estimate.
+  void record_speed(const db::Run& r) {
+    const auto m = db_.metrics(r.id);
+    if (m.empty() || !m.back().elapsed_s || *m.back().elapsed_s <= 0) return;
+    const std::string dev = gpus_.empty() ? "cpu" : "gpu";
+    const double per_slot = r.flops / *m.back().elapsed_s;
+    const auto old = db_.speed(holder_.process.host, dev);
+    db_.record_speed(holder_.process.host, dev, old ? 0.5 * (*old + per_slot) : per_slot,
+                     "run " + r.id);
+  }
+
+  const SchedulerOptions& opt_;
+  db::Database db_;
+  std::vector<Gpu> gpus_;
+  int slots_ = 1, threads_ = 1, next_slot_ = 0;
+  db::Holder holder_;
+  db::ClaimOptions claim_;
+  std::vector<Child> kids_;
+  SchedulerSummary sum_;
+  bool stopping_ = false;
+};
 
 }  // namespace
 
-std::string describe_exit(int st) {
-  if (WIFEXITED(st)) return "exit code " + std::to_string(WEXITSTATUS(st));
-  if (WIFSIGNALED(st)) {
-    const int sig = WTERMSIG(st);
-    std::string s = "killed by signal " + std::to_string(sig);
-    if (sig == SIGKILL) s += " (SIGKILL; out of memory?)";
-    if (sig == SIGSEGV) s += " (SIGSEGV)";
-    if (sig == SIGABRT) s += " (SIGABRT)";
-    return s;
-  }
-  return "status " + std::to_string(st);
-}
-
 SchedulerSummary run_scheduler(const SchedulerOptions& opt) {
-  db::Database db(opt.db_path);
-  std::vector<std::string> slots = opt.gpus;
-  if (slots.empty()) slots.assign(std::max(1, opt.workers), "");
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  const int threads = opt.threads_per_worker > 0
-                          ? opt.threads_per_worker
-                          : std::max(1, cores / static_cast<int>(slots.size()));
-  std::vector<Child> running(slots.size());
-  SchedulerSummary sum;
-  const std::string host = hostname() + ":" + std::to_string(::getpid());
-  bool exhausted = false, stopping = false;
-
-  while (true) {
-    if (opt.stop && opt.stop->load() && !stopping) {
-      stopping = true;
-      for (auto& c : running)
-        if (c.pid > 0) ::kill(c.pid, SIGTERM);
-    }
-    // Fill free slots.
-    for (size_t s = 0; s < slots.size() && !exhausted && !stopping; ++s) {
-      if (running[s].pid > 0) continue;
-      if (opt.max_runs > 0 && sum.started >= opt.max_runs) {
-        exhausted = true;
-        break;
-      }
-      Child c;
-      c.worker = host + ":" + std::to_string(s);
-      auto r = db.claim_next_run(c.worker, opt.stale_after_s, opt.filter);
-      if (!r) {
-        // WSD branches become claimable when their parent checkpoints: keep
-        // polling while a parent that will write one is still training.
-        exhausted = db::waiting_branches(db, opt.filter) == 0;
-        break;
-      }
-      c.run_id = r->id;
-      const std::string dir = opt.runs_root + "/" + r->id;
-      std::filesystem::create_directories(dir);
-      c.log_path = dir + "/train.log";
-      c.echoed = std::filesystem::exists(c.log_path)
-                     ? static_cast<std::streamoff>(std::filesystem::file_size(c.log_path))
-                     : 0;
-      std::cerr << "run: starting " << r->id << " (" << r->arch << ", " << r->name
-                << (slots[s].empty() ? "" : ", GPU " + slots[s]) << ", attempt " << r->attempts
-                << ")\n";
-      try {
-        c.pid = spawn_child(opt, c, slots[s], slots[s].empty() ? threads : 0);
-      } catch (const std::exception& e) {
-        db.fail_run(r->id, e.what());
-        throw;
-      }
-      running[s] = c;
-      ++sum.started;
-    }
-    bool any = false;
-    for (auto& c : running) {
-      if (c.pid <= 0) continue;
-      any = true;
-      if (opt.echo) echo_new_output(c);
-      int st = 0;
-      if (::waitpid(c.pid, &st, WNOHANG) != c.pid) continue;
-      if (opt.echo) echo_new_output(c);
-      auto r = db.get_run(c.run_id);
-      if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && r && r->status == db::RunStatus::Done) {
-        ++sum.done;
-      } else if (WIFEXITED(st) && WEXITSTATUS(st) == 3) {
-        ++sum.interrupted;
-      } else {
-        ++sum.failed;
-        // The child records its own failures; a crash leaves the run running.
-        if (r && r->status == db::RunStatus::Running && r->worker == c.worker)
-          db.fail_run(c.run_id, "worker " + describe_exit(st) + "; last output:\n" +
-                                    tail_lines(c.log_path, 8));
-        std::cerr << "run: " << c.run_id << " failed (" << describe_exit(st) << "), see "
-                  << c.log_path << "\n";
-      }
-      c = Child{};
-    }
-    if (!any && (exhausted || stopping)) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
-  return sum;
+  check_options(opt);
+  return LocalScheduler(opt).run();
 }
 
 }  // namespace scalelab::sweep

@@ -118,14 +118,24 @@ char sniff_delimiter(const std::string& path, std::string_view text) {
     return tail == ext;
   };
   if (ends_with(".tsv") || ends_with(".tab")) return '\t';
-  if (ends_with(".csv")) return ',';
+  // A ".csv" from LibreOffice or Excel in many locales is separated by ';'
+  // (the comma is their decimal mark): the header row tells, since column
+  // names hold no separators.
   for (size_t pos = 0; pos < text.size();) {
     const size_t nl = std::min(text.find('\n', pos), text.size());
     const std::string_view ln = text.substr(pos, nl - pos);
     pos = nl + 1;
     if (trim(ln).empty() || is_comment(ln)) continue;
-    const bool tabs = ln.find('\t') != std::string_view::npos;
-    return tabs && ln.find(',') == std::string_view::npos ? '\t' : ',';
+    char best = ',';
+    size_t most = 0;
+    for (char d : {',', ';', '\t'}) {
+      const size_t n = static_cast<size_t>(std::count(ln.begin(), ln.end(), d));
+      if (n > most) {
+        most = n;
+        best = d;
+      }
+    }
+    return best;
   }
   return ',';
 }

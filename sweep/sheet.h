@@ -49,8 +49,9 @@ struct Sheet {
   std::vector<SheetRow> rows;        // data rows in file order
 };
 
-// Tab when the file ends in .tsv or .tab, or when its first non-comment line
-// has tabs and no commas; comma otherwise.
+// Tab when the file ends in .tsv or .tab; otherwise whichever of ',', ';' and
+// tab the header row (the first non-comment line) holds most of; comma when
+// it holds none.
 char sniff_delimiter(const std::string& path, std::string_view text);
 
 // Parses TEXT (a whole file). Throws SheetErrors for malformed quoting or a

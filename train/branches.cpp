@@ -8,11 +8,16 @@
 
 namespace scalelab::train {
 
-BranchHooks::BranchHooks(db::Database& db, const db::Run& run, const spec::RunSpec& s,
+BranchHooks::BranchHooks(db::Database* db, const db::Run& run, const spec::RunSpec& s,
                          std::string run_dir)
     : db_(db), run_(run), spec_(s), run_dir_(std::move(run_dir)) {
   for (const spec::BranchPoint& b : spec::branch_points(s)) points_.insert(b.step);
   last_step_ = spec::train_steps(s);
+  if (!db_ && (!points_.empty() || !spec_.branch_of.empty()))
+    throw std::runtime_error("run " + run.id +
+                             " is a WSD parent or branch: those train under a local scheduler "
+                             "(`scalelab run`), whose database holds their lineage, not as jobs "
+                             "on other nodes");
 }
 
 std::string BranchHooks::point_path(const std::string& run_dir, int64_t step) {
@@ -27,7 +32,7 @@ std::optional<CheckpointInfo> BranchHooks::load_start(const std::string& own_ckp
   }
   if (spec_.branch_of.empty()) return std::nullopt;
   const std::string who = "branch " + run_.id + " of run " + spec_.branch_of;
-  const auto point = db::branch_point(db_, spec_.branch_of, spec_.branch_step);
+  const auto point = db::branch_point(*db_, spec_.branch_of, spec_.branch_step);
   if (!point)
     throw std::runtime_error(who + ": the parent has not checkpointed step " +
                              std::to_string(spec_.branch_step) + " yet");
@@ -50,7 +55,7 @@ void BranchHooks::save_point(const CheckpointInfo& at, torch::nn::Module& model,
   CheckpointInfo c = at;
   c.run_id = run_.id;
   save_checkpoint(path, c, model, opt);
-  db::record_branch_point(db_, {run_.id, at.step, at.tokens, path, ""});
+  db::record_branch_point(*db_, {run_.id, at.step, at.tokens, path, ""});
 }
 
 }  // namespace scalelab::train

@@ -24,7 +24,9 @@ namespace scalelab::train {
 
 class BranchHooks {
  public:
-  BranchHooks(db::Database& db, const db::Run& run, const spec::RunSpec& s, std::string run_dir);
+  // DB is where the lineage lives; nullptr (a job writing a journal on another
+  // node) is refused for a parent or a branch with a clear error.
+  BranchHooks(db::Database* db, const db::Run& run, const spec::RunSpec& s, std::string run_dir);
 
   // Steps to train to: a parent stops at its last branch point.
   int64_t last_step() const { return last_step_; }
@@ -48,7 +50,7 @@ class BranchHooks {
   static std::string point_path(const std::string& run_dir, int64_t step);
 
  private:
-  db::Database& db_;
+  db::Database* db_;
   const db::Run& run_;
   const spec::RunSpec& spec_;
   std::string run_dir_;

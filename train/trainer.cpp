@@ -76,12 +76,12 @@ double median(std::vector<double> v) {
 // One run's training: the state that lives across steps, and the loop.
 class Trainer {
  public:
-  Trainer(db::Database& db, const db::Run& run, const TrainOptions& opt)
-      : db_(db),
+  Trainer(Reporter& out, const db::Run& run, const TrainOptions& opt)
+      : out_(out),
         run_(run),
         opt_(opt),
         s_(spec::run_spec_from_json(nlohmann::json::parse(run.spec_json))),
-        branches_(db, run, s_, opt.run_dir),
+        branches_(out.database(), run, s_, opt.run_dir),
         dev_(pick_device(opt.device)),
         ckpt_(opt.run_dir + "/checkpoint.pt"),
         data_(TokenData::load(s_.data, s_.model.vocab, s_.model.seq_len)),
@@ -98,7 +98,7 @@ class Trainer {
   void save();
   void write_perf();
 
-  db::Database& db_;
+  Reporter& out_;
   const db::Run& run_;
   const TrainOptions& opt_;
   const spec::RunSpec s_;
@@ -158,8 +158,9 @@ bool Trainer::flush() {
     const int64_t step = first + i + 1;
     const double loss = p[2 * i], norm = p[2 * i + 1];
     if (!std::isfinite(loss)) {
-      db_.log_metrics({{run_.id, step, step * s_.batch_size() * s_.model.seq_len, loss, std::nullopt,
-                        pending_lr_[i], std::nullopt, at_.elapsed_s + seconds_since(t0_), norm}});
+      out_.metrics({{run_.id, step, step * s_.batch_size() * s_.model.seq_len, loss, std::nullopt,
+                     pending_lr_[i], std::nullopt, at_.elapsed_s + seconds_since(t0_), norm}});
+      res_.outcome = Outcome::Diverged;
       res_.error = fmt::format("non-finite training loss ({}) at step {}", loss, step);
       res_.steps_done = step - 1;
       return false;
@@ -185,8 +186,8 @@ void Trainer::log_row(int64_t step, double lr) {
   if (do_eval) val = evaluate();
   const double n = static_cast<double>(std::max<int64_t>(1, at_.window_steps));
   const double loss = at_.window_loss_sum / n;
-  db_.log_metrics({{run_.id, step, at_.tokens, loss, val, lr, tps, at_.elapsed_s + seconds_since(t0_),
-                    at_.window_grad_norm_sum / n}});
+  out_.metrics({{run_.id, step, at_.tokens, loss, val, lr, tps, at_.elapsed_s + seconds_since(t0_),
+                 at_.window_grad_norm_sum / n}});
   if (opt_.progress) {
     const double rate = tokens_here_ / std::max(1e-9, seconds_since(t0_));
     fmt::print(stderr, "[{}] step {}/{} loss {:.4f}{} lr {:.2e} {:.0f} tok/s ETA {}\n", run_.id, step,
@@ -253,7 +254,7 @@ void Trainer::write_perf() {
   p["cuda_graph"] = step_ && step_->graphed();
   if (step_ && !step_->capture_error().empty()) p["cuda_graph_error"] = step_->capture_error();
   res_.perf_json = p.dump();
-  db_.set_run_perf(run_.id, res_.perf_json);
+  out_.perf(res_.perf_json);
 }
 
 TrainResult Trainer::train() {
@@ -318,7 +319,7 @@ TrainResult Trainer::train() {
       branches_.save_point(c, *model_, optim_);
     }
     if (seconds_since(last_beat) >= opt_.heartbeat_every_s) {
-      db_.heartbeat(run_.id);
+      out_.heartbeat();
       last_beat = Clock::now();
     }
   }
@@ -334,9 +335,25 @@ TrainResult Trainer::train() {
 
 }  // namespace
 
+// The database under the run's lease (fenced writes).
+struct DbReporter : Reporter {
+  DbReporter(db::Database& d, db::Lease l) : db(d), lease(std::move(l)) {}
+  void metrics(const std::vector<db::Metric>& rows) override { db.log_metrics(lease, rows); }
+  void heartbeat() override { db.heartbeat(lease); }
+  void perf(const std::string& json) override { db.set_run_perf(lease, json); }
+  db::Database* database() override { return &db; }
+  db::Database& db;
+  db::Lease lease;
+};
+
 TrainResult train_run(db::Database& db, const db::Run& run, const TrainOptions& opt) {
+  DbReporter out(db, {run.id, run.lease});
+  return train_run(run, opt, out);
+}
+
+TrainResult train_run(const db::Run& run, const TrainOptions& opt, Reporter& out) {
   torch::manual_seed(spec::run_spec_from_json(nlohmann::json::parse(run.spec_json)).seed);
-  Trainer t(db, run, opt);
+  Trainer t(out, run, opt);
   return t.train();
 }
 

@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "db/db.h"
 #include "models/spec/run_spec.h"
@@ -50,7 +51,24 @@ struct TrainOptions {
   std::function<void(int64_t, double)> on_step;
 };
 
-enum class Outcome { Done, Failed, Interrupted };
+// Diverged: the training loss became non-finite (recorded as such, kept apart
+// from failures: it says something about the run's hyperparameters).
+enum class Outcome { Done, Failed, Interrupted, Diverged };
+
+// Where the trainer reports metrics, heartbeats and its measurements. Each
+// throws db::LeaseLost when the run was claimed by someone else: training
+// stops at once, writing nothing more. The database form (under run.lease) is
+// train_run's default; a job on another node writes its run folder's journal
+// instead (sweep/journal.h).
+struct Reporter {
+  virtual ~Reporter() = default;
+  virtual void metrics(const std::vector<db::Metric>& rows) = 0;
+  virtual void heartbeat() = 0;
+  virtual void perf(const std::string& perf_json) = 0;
+  // The database itself when the trainer writes it directly (WSD branches
+  // read and record their lineage there); nullptr for a journal.
+  virtual db::Database* database() { return nullptr; }
+};
 
 struct TrainResult {
   Outcome outcome = Outcome::Failed;
@@ -63,8 +81,11 @@ struct TrainResult {
 };
 
 // Trains RUN (already claimed as running by this process or its scheduler),
-// logging metrics and heartbeats to DB. Does not change the run's status: the
-// caller records the outcome (finish_run / fail_run / requeue).
+// logging metrics and heartbeats to DB under the lease run.lease (fenced: a
+// db::LeaseLost stops it). Does not change the run's status: the caller
+// records the outcome (finish_run / fail_run / release_run) with the same lease.
 TrainResult train_run(db::Database& db, const db::Run& run, const TrainOptions& opt);
+// The same, reporting to OUT.
+TrainResult train_run(const db::Run& run, const TrainOptions& opt, Reporter& out);
 
 }  // namespace scalelab::train

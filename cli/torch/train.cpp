@@ -1,20 +1,24 @@
 // scalelab train RUN_ID: trains one run in this process. The scheduler starts
-// one of these per run; a user can also call it directly to train or resume one
-// run by hand.
+// one of these per run (with the lease it claimed); a user can also call it
+// directly to train or resume one run by hand (it then claims the run).
 //
-// Exit codes: 0 done, 1 failed (recorded in the database), 3 interrupted
-// (checkpointed and returned to pending).
+// Exit codes (sweep/scheduler.h): 0 done, 1 failed or diverged (recorded),
+// 2 bad input, 3 interrupted (checkpointed, back to pending), 4 out of memory
+// (left for the scheduler to retry), 5 lease lost (another worker holds the
+// run; nothing was written).
 #include <fmt/format.h>
 #include <signal.h>
 #include <torch/torch.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 
 #include "cli/command.h"
+#include "cli/torch/train_common.h"
 #include "db/db.h"
-#include "train/trainer.h"
+#include "sweep/scheduler.h"
 
 namespace scalelab::cli {
 namespace {
@@ -22,71 +26,119 @@ namespace {
 std::atomic<bool> g_stop{false};
 extern "C" void on_stop(int) { g_stop.store(true); }
 
-struct TrainArgs {
-  std::string run_id, worker, run_dir, device = "auto";
-  int threads = 0;
-  double checkpoint_every = 120;
-  std::string cuda_graph = "on";
+bool out_of_memory(const std::string& what) {
+  return what.find("out of memory") != std::string::npos ||
+         what.find("can't allocate memory") != std::string::npos ||
+         what.find("std::bad_alloc") != std::string::npos;
+}
+
+struct DbSink : RunSink {
+  DbSink(db::Database& d, db::Lease l) : db(d), lease(std::move(l)) {}
+  void metrics(const std::vector<db::Metric>& rows) override { db.log_metrics(lease, rows); }
+  void heartbeat() override { db.heartbeat(lease); }
+  void perf(const std::string& json) override { db.set_run_perf(lease, json); }
+  void done(double loss, const std::string& env) override { db.finish_run(lease, loss, env); }
+  void failed(const std::string& error, bool diverged) override {
+    db.fail_run(lease, error, diverged);
+  }
+  void released(const std::string& why) override { db.release_run(lease, why); }
+  db::Database& db;
+  db::Lease lease;
 };
 
-int train_one(const Context& ctx, const TrainArgs& a) {
-  db::Database db(ctx.db);
-  auto run = db.get_run(a.run_id);
-  if (!run) throw InputError(ctx.db + ": no run with id '" + a.run_id + "'");
-  std::string worker = a.worker;
-  if (worker.empty()) {
-    char h[256] = {0};
-    ::gethostname(h, sizeof h - 1);
-    worker = std::string(h) + ":" + std::to_string(::getpid());
-    if (!db.claim_run(a.run_id, worker))
-      throw InputError("run " + a.run_id + " is " + std::string(db::to_string(run->status)) +
-                       (run->status == db::RunStatus::Running ? " by " + run->worker : "") +
-                       "; nothing to train");
-    run = db.get_run(a.run_id);
-  } else if (run->status != db::RunStatus::Running || run->worker != worker) {
-    throw std::runtime_error("run " + a.run_id + " is not held by worker " + worker);
+int record(const db::Run& run, const train::TrainResult& res, RunSink& sink) {
+  switch (res.outcome) {
+    case train::Outcome::Done:
+      sink.done(res.final_val_loss, res.env_json);
+      fmt::print(stderr, "[{}] done: val loss {:.4f}, {:.0f} tok/s\n", run.id, res.final_val_loss,
+                 res.tokens_per_s);
+      return sweep::kTrainDone;
+    case train::Outcome::Interrupted:
+      sink.released("interrupted at step " + std::to_string(res.steps_done));
+      fmt::print(stderr, "[{}] interrupted at step {}; checkpointed, back to pending\n", run.id,
+                 res.steps_done);
+      return sweep::kTrainInterrupted;
+    case train::Outcome::Diverged:
+    case train::Outcome::Failed:
+      sink.failed(res.error, res.outcome == train::Outcome::Diverged);
+      fmt::print(stderr, "[{}] {}: {}\n", run.id,
+                 res.outcome == train::Outcome::Diverged ? "diverged" : "failed", res.error);
+      return sweep::kTrainFailed;
   }
+  return sweep::kTrainFailed;
+}
+
+}  // namespace
+
+int train_with(const db::Run& run, const TrainArgs& a, RunSink& sink, bool scheduled) {
   if (a.threads > 0) at::set_num_threads(a.threads);
   struct sigaction sa {};
   sa.sa_handler = on_stop;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGUSR1, &sa, nullptr);  // Slurm's warning before preemption or the time limit
 
   train::TrainOptions opt;
-  opt.run_dir = a.run_dir.empty() ? "runs/" + a.run_id : a.run_dir;
+  opt.run_dir = a.run_dir.empty() ? "runs/" + run.id : a.run_dir;
   opt.device = a.device;
   opt.checkpoint_every_s = a.checkpoint_every;
+  opt.heartbeat_every_s = a.heartbeat_every;
+  opt.micro_batch = a.micro_batch;
   opt.stop = &g_stop;
   // SCALELAB_CUDA_GRAPH=off reaches the runs a scheduler starts.
   const char* env_graph = std::getenv("SCALELAB_CUDA_GRAPH");
   opt.cuda_graph = a.cuda_graph == "on" && !(env_graph && std::string(env_graph) == "off");
-  train::TrainResult res;
   try {
-    res = train::train_run(db, *run, opt);
-  } catch (const std::exception& e) {
-    std::string what = e.what();
-    what = what.substr(0, what.find("\nException raised from"));
-    db.fail_run(a.run_id, what);
-    fmt::print(stderr, "[{}] failed: {}\n", a.run_id, what);
-    return 1;
+    train::TrainResult res;
+    try {
+      res = train::train_run(run, opt, sink);
+    } catch (const db::LeaseLost&) {
+      throw;
+    } catch (const std::exception& e) {
+      // LibTorch appends its C++ backtrace to what(); the run's record keeps the message.
+      const std::string what = without_backtrace(e.what());
+      if (scheduled && out_of_memory(what)) {
+        fmt::print(stderr, "[{}] out of memory: {}\n", run.id, what);
+        return sweep::kTrainRetry;
+      }
+      sink.failed(what, false);
+      fmt::print(stderr, "[{}] failed: {}\n", run.id, what);
+      return sweep::kTrainFailed;
+    }
+    return record(run, res, sink);
+  } catch (const db::LeaseLost& e) {
+    fmt::print(stderr, "[{}] stopped: {}; nothing more was written\n", run.id, e.what());
+    return sweep::kTrainLeaseLost;
   }
-  switch (res.outcome) {
-    case train::Outcome::Done:
-      db.finish_run(a.run_id, res.final_val_loss, res.env_json);
-      fmt::print(stderr, "[{}] done: val loss {:.4f}, {:.0f} tok/s\n", a.run_id,
-                 res.final_val_loss, res.tokens_per_s);
-      return 0;
-    case train::Outcome::Interrupted:
-      db.release_run(a.run_id);
-      fmt::print(stderr, "[{}] interrupted at step {}; checkpointed, back to pending\n", a.run_id,
-                 res.steps_done);
-      return 3;
-    case train::Outcome::Failed:
-      db.fail_run(a.run_id, res.error);
-      fmt::print(stderr, "[{}] failed: {}\n", a.run_id, res.error);
-      return 1;
+}
+
+namespace {
+
+int train_one(const Context& ctx, const TrainArgs& a) {
+  auto dbp = open_existing(ctx, db::OpenMode::ReadWrite);
+  db::Database& db = *dbp;
+  auto run = db.get_run(a.run_id);
+  if (!run) throw InputError(ctx.db + ": no run with id '" + a.run_id + "'");
+  db::Lease lease{a.run_id, a.lease};
+  if (a.worker.empty()) {
+    auto l = db.claim_run(a.run_id, sweep::hostname() + ":" + std::to_string(::getpid()));
+    if (!l)
+      throw InputError("run " + a.run_id + " is " + std::string(db::to_string(run->status)) +
+                       (run->status == db::RunStatus::Running ? " by " + run->worker : "") +
+                       "; nothing to train");
+    lease = *l;
+  } else if (a.lease <= 0) {
+    throw InputError("--worker needs the --lease the worker claimed");
   }
-  return 1;
+  try {
+    db.attach(lease, db::this_process());
+  } catch (const db::LeaseLost& e) {
+    fmt::print(stderr, "[{}] not started: {}\n", a.run_id, e.what());
+    return sweep::kTrainLeaseLost;
+  }
+  run = db.get_run(a.run_id);
+  DbSink sink(db, lease);
+  return train_with(*run, a, sink, !a.worker.empty());
 }
 
 void add_train(CLI::App& app, Context& ctx) {
@@ -95,17 +147,28 @@ void add_train(CLI::App& app, Context& ctx) {
   sub->group("");  // hidden: `scalelab run` starts it
   sub->add_option("run_id", a->run_id, "run id")->required();
   sub->add_option("--worker", a->worker, "worker that already holds the run (the scheduler)");
+  sub->add_option("--lease", a->lease, "the lease (fencing token) the worker claimed");
   sub->add_option("--run-dir", a->run_dir, "checkpoint/log folder (default runs/RUN_ID)");
   sub->add_option("--device", a->device, "auto | cpu | cuda | cuda:N")->capture_default_str();
   sub->add_option("--threads", a->threads, "torch intra-op threads (0: torch's default)");
+  sub->add_option("--micro-batch", a->micro_batch, "sequences per forward (0: the whole batch)");
   sub->add_option("--checkpoint-every", a->checkpoint_every, "seconds between checkpoints")
+      ->capture_default_str();
+  sub->add_option("--heartbeat-every", a->heartbeat_every, "seconds between heartbeats")
       ->capture_default_str();
   sub->add_option("--cuda-graph", a->cuda_graph,
                   "on | off: replay each step as a CUDA graph on a GPU (env SCALELAB_CUDA_GRAPH=off "
                   "turns it off for the runs a scheduler starts)")
       ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
-  sub->callback([&ctx, a] { ctx.rc = train_one(ctx, *a); });
+  sub->callback([&ctx, a] {
+    // Everything is recorded and closed here; LibTorch's static destructors
+    // would take another 0.25 s a run (measured), which a sweep of thousands
+    // of small runs pays over and over.
+    const int rc = train_one(ctx, *a);
+    std::fflush(nullptr);
+    std::_Exit(rc);
+  });
 }
 SCALELAB_COMMAND(add_train);
 

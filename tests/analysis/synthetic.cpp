@@ -74,7 +74,7 @@ void insert_sweep(db::Database& db, const std::vector<RunPoint>& runs) {
       ms.push_back(m);
     }
     if (!ms.empty()) db.log_metrics(ms);
-    db.finish_run(p.id, p.loss, "{}");
+    db.finish_run(*db.claim_run(p.id, "synthetic"), p.loss, "{}");
   }
 }
 

@@ -89,8 +89,8 @@ TEST_P(DbTest, ClaimOrderFinishAndFail) {
   auto c2 = db_->claim_next_run("w1");
   ASSERT_TRUE(c2);
   EXPECT_EQ(c2->id, "small");
-  db_->finish_run("urgent", 2.5, "{\"gpu\":\"none\"}");
-  db_->fail_run("small", "NaN loss at step 7");
+  db_->finish_run({"urgent", c1->lease}, 2.5, "{\"gpu\":\"none\"}");
+  db_->fail_run({"small", c2->lease}, "NaN loss at step 7");
   auto done = db_->get_run("urgent");
   EXPECT_EQ(done->status, RunStatus::Done);
   ASSERT_TRUE(done->final_loss);
@@ -106,7 +106,7 @@ TEST_P(DbTest, ClaimOrderFinishAndFail) {
   EXPECT_EQ(db_->retry_runs({"small", "urgent"}), 1);  // done runs are never retried
   EXPECT_EQ(db_->get_run("small")->status, RunStatus::Pending);
   // A done run is never turned into a failure.
-  db_->fail_run("urgent", "late");
+  EXPECT_THROW(db_->fail_run({"urgent", c1->lease}, "late"), LeaseLost);
   EXPECT_EQ(db_->get_run("urgent")->status, RunStatus::Done);
 }
 
@@ -124,8 +124,8 @@ TEST_P(DbTest, StaleRunningRunIsReclaimed) {
 TEST_P(DbTest, CancelLeavesDoneAndRunningAlone) {
   db_->insert_runs({make_run("a", 1), make_run("b", 2), make_run("c", 3)});
   db_->claim_run("a", "w");
-  db_->claim_run("b", "w");
-  db_->finish_run("b", 1.0, "{}");
+  auto b = db_->claim_run("b", "w");
+  db_->finish_run(*b, 1.0, "{}");
   EXPECT_EQ(db_->cancel_runs({"a", "b", "c"}), 1);
   EXPECT_EQ(db_->get_run("a")->status, RunStatus::Running);
   EXPECT_EQ(db_->get_run("b")->status, RunStatus::Done);
@@ -161,8 +161,8 @@ TEST_P(DbTest, NonFiniteStoredExplicitly) {
   // The raw storage is text, queryable without our code.
   EXPECT_EQ(db_->raw().execAndGet("SELECT train_loss FROM metrics").getString(), "nan");
   EXPECT_EQ(db_->raw().execAndGet("SELECT typeof(tokens_per_s) FROM metrics").getString(), "null");
-  db_->claim_run("a", "w");
-  db_->finish_run("a", std::nan(""), "{}");
+  auto a = db_->claim_run("a", "w");
+  db_->finish_run(*a, std::nan(""), "{}");
   EXPECT_TRUE(std::isnan(*db_->get_run("a")->final_loss));
 }
 

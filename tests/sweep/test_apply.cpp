@@ -98,8 +98,9 @@ TEST_P(Apply, PruneCancelsOnlyPendingRemovedRuns) {
   const sw::Plan full = plan(kRowCAdded);
   sw::write_plan(*db_, full, false);
   const std::string b = full.runs[4].row.id, c = full.runs[5].row.id;
-  ASSERT_TRUE(db_->claim_run(c, "w"));
-  db_->finish_run(c, 3.5, "{}");
+  auto lease = db_->claim_run(c, "w");
+  ASSERT_TRUE(lease);
+  db_->finish_run(*lease, 3.5, "{}");
   const sw::ApplyResult res = sw::write_plan(*db_, plan(kRowBRemoved), true);
   EXPECT_EQ(res.removed.size(), 2u);
   EXPECT_EQ(res.cancelled, (std::vector<std::string>{b}));

@@ -97,7 +97,7 @@ TEST(Trainer, NonFiniteLossFailsWithTheStepAndIsRecorded) {
   opt.run_dir = (fx.dir / "nan").string();
   opt.progress = false;
   auto res = train::train_run(db, run, opt);
-  ASSERT_EQ(res.outcome, train::Outcome::Failed);
+  ASSERT_EQ(res.outcome, train::Outcome::Diverged);
   EXPECT_NE(res.error.find("non-finite training loss"), std::string::npos) << res.error;
   auto m = db.metrics(run.id);
   ASSERT_FALSE(m.empty());
