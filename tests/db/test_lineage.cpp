@@ -52,16 +52,17 @@ TEST(Lineage, BranchIsClaimableOnlyOnceItsPointIsRecorded) {
   EXPECT_EQ(branch_point(db, "parent", 16)->path, "/ckpt2/branch-16.pt");
   EXPECT_TRUE(db.claim_run("b20", "w3"));
   EXPECT_FALSE(branch_point(db, "parent", 4));
-  db.fail_run("parent", "oom");
+  db.fail_run({"parent", first->lease}, "oom");
   EXPECT_EQ(waiting_branches(db), 0);
 }
 
 TEST(Lineage, ParentFailedBeforeAPointLeavesItsBranchesWaitingNoMore) {
   Database db(":memory:");
   db.insert_runs({run_with("p", R"({"branches":[10]})", 10), run_with("b", branch_json("p", 8), 1)});
-  ASSERT_TRUE(db.claim_run("p", "w"));
+  const auto lease = db.claim_run("p", "w");
+  ASSERT_TRUE(lease);
   EXPECT_EQ(waiting_branches(db), 1);
-  db.fail_run("p", "nan");
+  db.fail_run(*lease, "nan");
   EXPECT_EQ(waiting_branches(db), 0);  // a scheduler stops instead of polling forever
   EXPECT_FALSE(db.claim_next_run("w"));
 }
