@@ -42,6 +42,7 @@ struct DbSink : RunSink {
     db.fail_run(lease, error, diverged);
   }
   void released(const std::string& why) override { db.release_run(lease, why); }
+  db::Database* database() override { return &db; }  // WSD lineage lives there
   db::Database& db;
   db::Lease lease;
 };

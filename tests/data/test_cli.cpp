@@ -79,13 +79,8 @@ TEST(DataCli, ASweepTrainsFromPreparedAndLlmcShards) {
   r = run_cli(d, "--db s.db run --workers 2 --threads 1 --device cpu");
   ASSERT_EQ(r.rc, 0) << r.out;
   r = run_cli(d, "--db s.db status");
-  std::istringstream counts(r.out.substr(std::min(r.out.size(), r.out.find("\nsheet ") + 1)));
-  std::string sweep;
-  int pending = -1, running = -1, done = -1, failed = -1;
-  counts >> sweep >> pending >> running >> done >> failed;
-  EXPECT_EQ(sweep, "sheet") << r.out;
-  EXPECT_EQ(done, 2) << r.out;  // both runs, none pending, running or failed
-  EXPECT_EQ(pending + running + failed, 0) << r.out;
+  // Both runs done, none pending, running or failed.
+  EXPECT_NE(r.out.find("sweep sheet: 2 runs: 2 done\n"), std::string::npos) << r.out;
   // A sheet whose vocab disagrees with the manifest: exit 2, the row named.
   st::write_text(d / "bad.csv", "name,arch,vocab,seq_len,tokens,data\nx,softmax,512,64,16384,shards:prepared\n");
   r = run_cli(d, "--db s.db plan bad.csv");

@@ -42,7 +42,7 @@ struct Trained {
   std::vector<db::Metric> metrics;
 };
 
-// Claims and trains run ID (the trainer records its outcome); STOP_AT > 0 interrupts it after that step.
+// Claims and trains run ID; STOP_AT > 0 interrupts it after that step.
 Trained train(db::Database& db, const std::string& id, const fs::path& dir, int64_t stop_at = 0) {
   EXPECT_TRUE(db.claim_run(id, "w")) << id;
   train::TrainOptions opt;
@@ -57,7 +57,12 @@ Trained train(db::Database& db, const std::string& id, const fs::path& dir, int6
     if (step == stop_at) stop = true;
   };
   Trained t;
-  t.res = train::train_run(db, *db.get_run(id), opt);  // records the outcome under the lease
+  const db::Run run = *db.get_run(id);
+  const db::Lease lease{id, run.lease};
+  t.res = train::train_run(db, run, opt);
+  // As `scalelab train` does: the outcome goes in under the run's lease.
+  if (t.res.outcome == train::Outcome::Done) db.finish_run(lease, t.res.final_val_loss, "{}");
+  if (t.res.outcome == train::Outcome::Interrupted) db.release_run(lease);
   t.metrics = db.metrics(id);
   return t;
 }
