@@ -8,7 +8,8 @@
 #      (bench/kernels/gdn_fla_errors.py);
 #   3. our fwd / fwd+bwd timings and fla's (bench_peers.py graph) in this call,
 #      joined by bench/kernels/compare.py, and one fwd+bwd's kernels under ncu;
-#   4. configs/gpu_gdn.csv trained with `scalelab run --gpus 0`.
+#   4. configs/gpu_gdn.csv trained with `scalelab run --gpus 0` (run before
+#      the error comparison and ncu, which matter less if time runs out).
 # Logs go to $OUT/gdn (tarred to $OUT/gdn.tgz); the Triton cache fla filled
 # goes to $OUT/triton_gdn.tgz, so a later call can carry it in .peers.
 #   STEPS="tests errors bench ncu train" TS=1024,...,32768 scripts/device_gdn.sh
@@ -28,7 +29,9 @@ mkdir -p /tmp/tc
 for t in .peers/triton_autotune_h100.tgz .peers/triton_gdn.tgz; do [ -f "$t" ] && tar -xzf "$t" -C /tmp/tc; done
 export TRITON_CACHE_DIR=/tmp/tc
 has() { case " $STEPS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
-stamp() { echo "== $1 at $(date +%T) (${SECONDS}s)"; }
+# The logs are tarred again after every step, so a call cut short by its
+# limit still brings back what finished.
+stamp() { echo "== $1 at $(date +%T) (${SECONDS}s)"; rm -f "$L/text.txt"; tar -czf "$OUT/gdn.tgz" -C "$OUT" gdn; }
 
 if has tests; then
   stamp tests
@@ -38,26 +41,20 @@ if has tests; then
     > "$L/tests.log" 2>&1
   echo "tests rc $?"; grep -E "PASSED|FAILED|rel|^B|^varlen" "$L/tests.log" | tail -40
 fi
-if has errors && [ -d /tmp/gdn_cases ]; then
-  stamp errors
-  PYTHONUNBUFFERED=1 timeout "${ERRORS_TIMEOUT:-150}" "$PY" bench/kernels/gdn_fla_errors.py /tmp/gdn_cases .peers \
-    --json "$L/errors.json" > "$L/errors.md" 2> "$L/errors.err"
-  echo "errors rc $?"; cat "$L/errors.md"; tail -5 "$L/errors.err"
-fi
 if has bench; then
   stamp bench
   timeout 120 "$BIN/bench_kernels" --families gdn --ds 64,128 --Ts "$TS" --json "$L/ours.json" 2>&1 | tee "$L/ours.log"
+  # An earlier build carried beside it (bench_kernels_prev), timed in the same call.
+  if [ -x "$BIN/bench_kernels_prev" ]; then
+    timeout 60 "$BIN/bench_kernels_prev" --families gdn --ds 64,128 --Ts "$TS" --json "$L/prev.json" > "$L/prev.log" 2>&1
+    cat "$L/prev.log"
+  fi
   stamp peers
   PYTHONUNBUFFERED=1 OUT="$L" timeout "${PEERS_TIMEOUT:-200}" "$PY" .peers/bench_peers.py graph --ops fla_gated_delta \
     --ds 64,128 --Ts "$TS" --deadline "${PEER_DEADLINE:-170}" > "$L/peers.log" 2>&1
   tail -3 "$L/peers.log"
   "$PY" bench/kernels/compare.py "$L/ours.json" "$L/results_kernels_graph.json" | tee "$L/table.md"
-fi
-if has ncu && command -v ncu > /dev/null; then
-  stamp ncu
-  timeout 60 ncu --clock-control none --metrics gpu__time_duration.sum "$BIN/bench_kernels" --families gdn \
-    --Ts "${NCU_T:-4096}" --ds "${NCU_D:-128}" --warmup 0 --iters 1 --timing events > "$L/ncu.log" 2>&1
-  "$PY" bench/kernels/ncu_summary.py "$L/ncu.log" | tee "$L/ncu.md"
+  [ -f "$L/prev.json" ] && "$PY" bench/kernels/compare.py "$L/prev.json" "$L/results_kernels_graph.json" > "$L/table_prev.md"
 fi
 if has train; then
   stamp train
@@ -84,8 +81,18 @@ for arch, params, rid, status, loss in c.execute("select arch, params, id, statu
     print(arch, "|", params, "|", status, "|", round(tps[len(tps) // 2]) if tps else "-", "|", loss)
 PY
 fi
+if has errors && [ -d /tmp/gdn_cases ]; then
+  stamp errors
+  PYTHONUNBUFFERED=1 timeout "${ERRORS_TIMEOUT:-150}" "$PY" bench/kernels/gdn_fla_errors.py /tmp/gdn_cases .peers \
+    --json "$L/errors.json" > "$L/errors.md" 2> "$L/errors.err"
+  echo "errors rc $?"; cat "$L/errors.md"; tail -5 "$L/errors.err"
+fi
+if has ncu && command -v ncu > /dev/null; then
+  stamp ncu
+  timeout 60 ncu --clock-control none --metrics gpu__time_duration.sum "$BIN/bench_kernels" --families gdn \
+    --Ts "${NCU_T:-4096}" --ds "${NCU_D:-128}" --warmup 0 --iters 1 --timing events > "$L/ncu.log" 2>&1
+  "$PY" bench/kernels/ncu_summary.py "$L/ncu.log" | tee "$L/ncu.md"
+fi
 stamp done
-rm -f "$L/text.txt"
-tar -czf "$OUT/gdn.tgz" -C "$OUT" gdn
-tar -czf "$OUT/triton_gdn.tgz" -C /tmp/tc . 2> /dev/null
+[ "${SAVE_TRITON:-1}" = 1 ] && tar -czf "$OUT/triton_gdn.tgz" -C /tmp/tc . 2> /dev/null
 ls -la "$OUT"

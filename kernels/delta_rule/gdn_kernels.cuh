@@ -53,7 +53,7 @@ __device__ __forceinline__ float row_reduce(float x) {
 
 template <int DK>
 struct PrepTiles {
-  static constexpr int LDK = DK + 8, LDM = C + 1;
+  static constexpr int LDK = DK + 8, LDM = C + 4;  // 16-byte rows: float4 loads
   bf16 k[C * LDK];   // k, then beta e^b k in place
   bf16 x[C * kLD64];  // a v tile, then beta v in place
   bf16 t[C * kLD64];  // T
@@ -73,6 +73,7 @@ __global__ void __launch_bounds__(kTileThreads) gdn_prep_kernel(GdnParams gp) {
   const ChunkRows cr = chunk_rows(p, ci);
   const int64_t qs = (int64_t)H * DK, vs = (int64_t)H * V;
   load_rows<DK, S::LDK, NT>(s.k, head_cols(p.k, h, DK), cr.row0, cr.rows, qs, 0);
+  load_rows<64, kLD64, NT>(s.x, head_cols(p.v, h, V), cr.row0, cr.rows, vs, 0);  // U's first tile
   load_gate<1, 1, NT>(s.g, p.gcum + h, cr.row0, cr.rows, H);
   load_beta(s.beta, gp.beta, cr.row0, cr.rows, H, h);
   cp_async_wait();
@@ -98,11 +99,22 @@ __global__ void __launch_bounds__(kTileThreads) gdn_prep_kernel(GdnParams gp) {
     const int c = threadIdx.x;
     float x[C];
 #pragma unroll
-    for (int i = 0; i < C; ++i) {
-      float acc = i == c ? 1.f : 0.f;
+    for (int i = 0; i < C; ++i) x[i] = 0.f;
 #pragma unroll
-      for (int j = 0; j < i; ++j) acc -= s.m[i * S::LDM + j] * x[j];
-      x[i] = acc;
+    for (int i = 0; i < C; ++i) {
+      // Four partial sums in a fixed order (a quarter of the dependent
+      // chain), M read four entries at a time: M[i][j] = 0 and x[j] = 0 for
+      // the j >= i a group of four may include.
+      float acc[4] = {i == c ? 1.f : 0.f, 0.f, 0.f, 0.f};
+#pragma unroll
+      for (int j = 0; j < i; j += 4) {
+        const float4 m4 = *reinterpret_cast<const float4*>(s.m + i * S::LDM + j);
+        acc[0] -= m4.x * x[j];
+        acc[1] -= m4.y * x[j + 1];
+        acc[2] -= m4.z * x[j + 2];
+        acc[3] -= m4.w * x[j + 3];
+      }
+      x[i] = (acc[0] + acc[1]) + (acc[2] + acc[3]);
     }
 #pragma unroll
     for (int i = 0; i < C; ++i) s.t[i * kLD64 + c] = __float2bfloat16_rn(x[i]);
@@ -137,9 +149,11 @@ __global__ void __launch_bounds__(kTileThreads) gdn_prep_kernel(GdnParams gp) {
   }
   // U = T (beta V).
   for (int col0 = 0; col0 < V; col0 += 64) {
-    __syncthreads();
-    load_rows<64, kLD64, NT>(s.x, head_cols(p.v, h, V), cr.row0, cr.rows, vs, col0);
-    cp_async_wait();
+    if (col0 > 0) {  // the first tile came with k
+      __syncthreads();
+      load_rows<64, kLD64, NT>(s.x, head_cols(p.v, h, V), cr.row0, cr.rows, vs, col0);
+      cp_async_wait();
+    }
     __syncthreads();
     for (int i = threadIdx.x; i < C * 64; i += NT) {
       const int r = i / 64, cc = i % 64;
@@ -160,11 +174,13 @@ __global__ void __launch_bounds__(kTileThreads) gdn_prep_kernel(GdnParams gp) {
 
 // ---------------------------------------------------------------- scans
 
-// V tile of the scans: K = 64 states are 64 x 32 (V = 64 gives 2 blocks per
-// head), K = 128 ones 128 x 64 (B H = 64 heads, V = 128: 128 blocks, one wave).
-template <int DK>
+// V tile of the scans: 32 columns (V = 64 gives 2 blocks per head), except
+// the K = 128 backward, whose q, k, w stages would leave room for one 32-wide
+// block per multiprocessor: 128 x 64 there (B H = 64 heads, V = 128: 128
+// blocks, one wave).
+template <int DK, bool kFwd>
 constexpr int gdn_scan_bv() {
-  return DK == 64 ? 32 : 64;
+  return DK == 128 && !kFwd ? 64 : 32;
 }
 
 // One pipeline stage of a scan: x0, x1 are [C, DK] (forward: k, w; backward:
@@ -182,10 +198,18 @@ struct GdnScanStage {
   alignas(16) float g[C];
 };
 
+// Chunks in flight: with K = 64 the loads of chunk i + 2 are issued while
+// chunk i is computed; K = 128 keeps two stages (three would not fit the
+// backward, and would leave the forward one block per multiprocessor).
+template <int DK>
+constexpr int gdn_scan_stages() {
+  return DK == 64 ? 3 : 2;
+}
+
 template <int DK, int BV, bool kFwd>
 struct GdnScanSmem {
-  static constexpr int LDV = BV + 8;
-  GdnScanStage<DK, BV, kFwd> stage[2];
+  static constexpr int LDV = BV + 8, kStages = gdn_scan_stages<DK>();
+  GdnScanStage<DK, BV, kFwd> stage[kStages];
   bf16 s[DK * LDV];  // the state (forward) / its gradient (backward), bf16
   bf16 u[C * LDV];   // u (forward) / du (backward), bf16
 };
@@ -253,7 +277,7 @@ __device__ __forceinline__ void state_update(float (&acc)[MT][NB][4], const bf16
 // backward: its gradient walks them in reverse.
 template <int DK, bool kFwd>
 __global__ void __launch_bounds__(kTileThreads) gdn_scan_kernel(GdnParams gp) {
-  constexpr int BV = gdn_scan_bv<DK>();
+  constexpr int BV = gdn_scan_bv<DK, kFwd>();
   using Sm = GdnScanSmem<DK, BV, kFwd>;
   using St = GdnScanStage<DK, BV, kFwd>;
   constexpr int RW = DK / kTileWarps, MT = RW / 16, NB = BV / 8, LDV = Sm::LDV, LDK = St::LDK;
@@ -289,20 +313,26 @@ __global__ void __launch_bounds__(kTileThreads) gdn_scan_kernel(GdnParams gp) {
     }
 
   auto row0_of = [&](int step) { return sq.bos + (kFwd ? step : nchunks - 1 - step) * C; };
+  constexpr int kStages = Sm::kStages;
+  // Issues chunk `step`'s loads into its stage, or an empty group past the
+  // end, so that every step waits for the same group count.
   auto issue = [&](int step) {
     if (step < nchunks) {
       const int r = row0_of(step);
-      gdn_scan_issue<DK, BV, kFwd>(sm.stage[step % 2], gp, h, col0, r, min(C, sq.eos - r));
+      gdn_scan_issue<DK, BV, kFwd>(sm.stage[step % kStages], gp, h, col0, r, min(C, sq.eos - r));
+    } else {
+      cp_async_commit();
     }
   };
-  issue(0);
+#pragma unroll
+  for (int i = 0; i < kStages - 1; ++i) issue(i);
   for (int step = 0; step < nchunks; ++step) {
     const int c = kFwd ? step : nchunks - 1 - step;
     const int row0 = row0_of(step), rows = min(C, sq.eos - row0);
-    cp_async_wait();
+    cp_async_wait_group<kStages - 2>();
     __syncthreads();  // this chunk's stage landed; every warp is past the previous step
-    issue(step + 1);
-    const St& st = sm.stage[step % 2];
+    issue(step + kStages - 1);
+    const St& st = sm.stage[step % kStages];
     {  // the state entering (forward) / the gradient leaving (backward) chunk c
       bf16* dst = per_chunk + (int64_t)(sq.chunk0 + c) * H * DK * V + head_state;
 #pragma unroll
@@ -444,7 +474,10 @@ template <int DK>
 struct WyTiles {
   static constexpr int LDK = DK + 8;
   bf16 k[C * LDK], bk[C * LDK], dw[C * LDK];
-  bf16 t[C * kLD64], du[C * kLD64], v[C * kLD64], bv[C * kLD64], x[C * kLD64];
+  // v doubles as the staging tile of the dv stores and, after the value
+  // loop, holds dT and Cm: one 64 x 64 tile less keeps K = 128 at two
+  // blocks per multiprocessor.
+  bf16 t[C * kLD64], du[C * kLD64], v[C * kLD64], bv[C * kLD64];
   bf16 st[DK * kLD64];
   float g[C], beta[C];
   float red[kTileWarps][C];
@@ -511,7 +544,7 @@ __global__ void __launch_bounds__(kTileThreads) gdn_wy_bwd_kernel(GdnParams gp) 
       rdbeta[i / 2] += __bfloat162float(s.v[t * kLD64 + j]) * acc_dbv[nb][i];
       acc_dbv[nb][i] *= s.beta[t];
     });
-    store_acc_tile<NT>(head_cols(p.dv, h, V), s.x, acc_dbv, m0, cr, vs, col0);
+    store_acc_tile<NT>(head_cols(p.dv, h, V), s.v, acc_dbv, m0, cr, vs, col0);
   }
   // dW = -du S^T, to smem for dT and dBk.
 #pragma unroll
@@ -548,7 +581,7 @@ __global__ void __launch_bounds__(kTileThreads) gdn_wy_bwd_kernel(GdnParams gp) 
       acc_dk[ct][nb][i] *= s.beta[t] * eb;
     });
   // dM = -T^T dT T^T: dT to smem, X = T^T dT in registers, dM = X T^T.
-  acc_to_smem<kLD64>(s.x, acc_dt, m0);
+  acc_to_smem<kLD64>(s.v, acc_dt, m0);
   __syncthreads();
   float acc_x[8][4] = {};
 #pragma unroll
@@ -556,7 +589,7 @@ __global__ void __launch_bounds__(kTileThreads) gdn_wy_bwd_kernel(GdnParams gp) 
     if (kk < warp) continue;
     unsigned a[4];
     load_a_t(a, s.t, kLD64, m0, 16 * kk);
-    mma_row<true>(acc_x, a, s.x, kLD64, 16 * kk);
+    mma_row<true>(acc_x, a, s.v, kLD64, 16 * kk);
   }
   float acc_m[8][4] = {};
 #pragma unroll
@@ -604,14 +637,14 @@ __global__ void __launch_bounds__(kTileThreads) gdn_wy_bwd_kernel(GdnParams gp) 
 #pragma unroll
     for (int ct = 0; ct < NC; ++ct) mma_row<true>(acc_dk[ct], a, s.k + 64 * ct, LDK, 16 * kk);
   }
-  __syncthreads();  // everyone is done with dT in s.x
-  acc_to_smem<kLD64>(s.x, acc_m, m0);
+  __syncthreads();  // everyone is done with dT in s.v
+  acc_to_smem<kLD64>(s.v, acc_m, m0);
   __syncthreads();
 #pragma unroll
   for (int kk = 0; kk < 4; ++kk) {  // dk += Cm^T K
     if (kk < warp) continue;
     unsigned a[4];
-    load_a_t(a, s.x, kLD64, m0, 16 * kk);
+    load_a_t(a, s.v, kLD64, m0, 16 * kk);
 #pragma unroll
     for (int ct = 0; ct < NC; ++ct) mma_row<true>(acc_dk[ct], a, s.k + 64 * ct, LDK, 16 * kk);
   }
@@ -653,7 +686,7 @@ void launch_gdn_forward(const GdnParams& gp, void* stream) {
     check_launch("gated delta rule forward (prep)");
   }
   {
-    constexpr int BV = gdn_scan_bv<DK>();
+    constexpr int BV = gdn_scan_bv<DK, true>();
     auto fn = gdn_scan_kernel<DK, true>;
     const int smem = sizeof(GdnScanSmem<DK, BV, true>);
     set_smem(reinterpret_cast<const void*>(fn), smem);
@@ -681,7 +714,7 @@ void launch_gdn_backward(const GdnParams& gp, void* stream) {
     check_launch("gated delta rule backward (du local)");
   }
   {
-    constexpr int BV = gdn_scan_bv<DK>();
+    constexpr int BV = gdn_scan_bv<DK, false>();
     auto fn = gdn_scan_kernel<DK, false>;
     const int smem = sizeof(GdnScanSmem<DK, BV, false>);
     set_smem(reinterpret_cast<const void*>(fn), smem);
