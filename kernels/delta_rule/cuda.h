@@ -3,7 +3,8 @@
 // library was built with SCALELAB_CUDA_KERNELS.
 //
 // Same contract as delta_rule_chunked in op.h: q, k [B,T,H,K] (L2-normalised
-// by the caller, as the mixer does: the WY inverse assumes |k| = 1 scale);
+// by the caller, as the mixer does: the chunk's (I + A)^{-1} is then well
+// conditioned for bf16, as in fla);
 // v [B,T,H,V]; g, beta [B,T,H]; initial_state [B,H,K,V] (or [N,H,K,V] with
 // cu_seqlens) or undefined; result o [B,T,H,V] in q's dtype and final_state
 // [B,H,K,V] fp32. Differentiable in q, k, v, g, beta and initial_state (a
