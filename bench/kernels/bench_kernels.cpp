@@ -1,12 +1,13 @@
 // Times scalelab's CUDA linear-attention ops (scalar decay = Lightning/Mamba2
-// SSD family, vector decay = GLA/HGRN2 family) with CUDA events, in the shapes
+// SSD family, vector decay = GLA/HGRN2 family, gdn = the gated delta rule of
+// Gated DeltaNet, inputs as bench_peers.py's fla_gated_delta) with CUDA events, in the shapes
 // and FLOP convention of the shared peer benchmark (bench_peers.py), so the
 // two JSON files can be joined row by row (bench/kernels/compare.py).
 //
 //   bench_kernels --ds 64,128 --Ts 1024,...,32768 --json out.json
 //
 // fwd: one training forward (inputs require grad). fwd+bwd: forward, then
-// autograd::grad w.r.t. q, k, v, g with a fixed random dO. Each timing is the
+// autograd::grad w.r.t. q, k, v, g (and beta for gdn) with a fixed random dO. Each timing is the
 // median over --iters replays of the call captured in a CUDA graph (pure GPU
 // time with the gaps between kernels, as bench_peers.py times the peers: the
 // same column), after --warmup eager calls; the eager time (events around
@@ -28,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/delta_rule/op.h"
 #include "kernels/scalar_decay/op.h"
 #include "kernels/vector_decay/op.h"
 
@@ -87,35 +89,60 @@ struct Entry {
   double fwd_eager_ms, fwdbwd_eager_ms;
 };
 
-Entry measure(bool vec, int64_t B, int64_t H, int64_t T, int64_t d, int warmup, int iters,
+enum class Family { kScalar, kVector, kGdn };
+
+Entry measure(Family fam, int64_t B, int64_t H, int64_t T, int64_t d, int warmup, int iters,
               bool graphs) {
+  const bool vec = fam == Family::kVector;
   torch::manual_seed(0);
   auto bf = torch::dtype(torch::kBFloat16).device(torch::kCUDA);
-  auto q = torch::randn({B, T, H, d}, bf).requires_grad_(true);
-  auto k = torch::randn({B, T, H, d}, bf).requires_grad_(true);
-  auto v = torch::randn({B, T, H, d}, bf).requires_grad_(true);
-  auto gshape = vec ? std::vector<int64_t>{B, T, H, d} : std::vector<int64_t>{B, T, H};
-  auto g = torch::nn::functional::logsigmoid(torch::randn(gshape, bf.dtype(torch::kFloat32)))
-               .div(16)
-               .requires_grad_(true);
+  auto f32 = bf.dtype(torch::kFloat32);
+  torch::Tensor q, k, v, g, beta;
+  if (fam == Family::kGdn) {
+    // As bench_peers.py's fla_gated_delta: unit q, k rows, g = logsigmoid(randn).
+    auto unit = [&] {
+      auto x = torch::randn({B, T, H, d}, f32);
+      return (x / x.norm(2, -1, true)).to(torch::kBFloat16).requires_grad_(true);
+    };
+    q = unit();
+    k = unit();
+    v = torch::randn({B, T, H, d}, bf).requires_grad_(true);
+    g = torch::nn::functional::logsigmoid(torch::randn({B, T, H}, f32)).requires_grad_(true);
+    beta = torch::rand({B, T, H}, f32).sigmoid().requires_grad_(true);
+  } else {
+    q = torch::randn({B, T, H, d}, bf).requires_grad_(true);
+    k = torch::randn({B, T, H, d}, bf).requires_grad_(true);
+    v = torch::randn({B, T, H, d}, bf).requires_grad_(true);
+    auto gshape = vec ? std::vector<int64_t>{B, T, H, d} : std::vector<int64_t>{B, T, H};
+    g = torch::nn::functional::logsigmoid(torch::randn(gshape, f32)).div(16).requires_grad_(true);
+  }
   sk::LinearAttnOptions opt;
   opt.output_final_state = false;
-  auto op = vec ? &sk::vector_decay_chunked : &sk::scalar_decay_chunked;
+  auto run = [&]() -> torch::Tensor {
+    if (fam == Family::kGdn) return sk::delta_rule_chunked(q, k, v, g, beta, {}, opt).o;
+    return vec ? sk::vector_decay_chunked(q, k, v, g, {}, opt).o
+               : sk::scalar_decay_chunked(q, k, v, g, {}, opt).o;
+  };
   auto dout = torch::randn({B, T, H, d}, bf);
-  auto fwd = [&] { op(q, k, v, g, {}, opt); };
+  std::vector<torch::Tensor> wrt = {q, k, v, g};
+  if (fam == Family::kGdn) wrt.push_back(beta);
+  auto fwd = [&] { run(); };
   auto fwdbwd = [&] {
-    auto o = op(q, k, v, g, {}, opt).o;
-    torch::autograd::grad({o}, {q, k, v, g}, {dout});
+    auto o = run();
+    torch::autograd::grad({o}, wrt, {dout});
   };
   Entry e;
-  e.op = vec ? "scalelab_vector_decay" : "scalelab_scalar_decay";
+  e.op = fam == Family::kGdn ? "scalelab_gated_delta"
+         : vec             ? "scalelab_vector_decay"
+                           : "scalelab_scalar_decay";
   e.d = d;
   e.T = T;
   e.fwd_eager_ms = time_ms(fwd, warmup, iters);
   e.fwdbwd_eager_ms = time_ms(fwdbwd, warmup, iters);
   e.fwd_ms = graphs ? graph_ms(fwd, warmup, iters) : e.fwd_eager_ms;
   e.fwdbwd_ms = graphs ? graph_ms(fwdbwd, warmup, iters) : e.fwdbwd_eager_ms;
-  // bench_peers.py's linear-attention convention: BH(4 T dk dv + 2 T C (dk + dv)), C = 64.
+  // bench_peers.py's linear-attention convention: BH(4 T dk dv + 2 T C (dk + dv)), C = 64
+  // (for gdn a lower bound, as there: the WY transform adds O(T C d)).
   e.flops = double(B * H) * (4.0 * T * d * d + 2.0 * T * 64 * (2.0 * d));
   return e;
 }
@@ -130,7 +157,7 @@ int main(int argc, char** argv) {
   int warmup = 5, iters = 20;
   app.add_option("--ds", ds, "head dims (K = V)");
   app.add_option("--Ts", Ts, "sequence lengths");
-  app.add_option("--families", families, "scalar,vector");
+  app.add_option("--families", families, "any of scalar,vector,gdn");
   app.add_option("-B", B);
   app.add_option("-H", H);
   app.add_option("--warmup", warmup);
@@ -147,10 +174,24 @@ int main(int argc, char** argv) {
   std::vector<Entry> entries;
   std::printf("timing: %s\n%-24s %4s %6s %10s %8s %10s %8s %12s\n", timing.c_str(), "op", "d", "T",
               "fwd ms", "TF/s", "f+b ms", "TF/s", "f+b eager");
-  for (const auto& fam : parse_list(families == "scalar" ? "0" : families == "vector" ? "1" : "0,1")) {
+  std::vector<Family> fams;
+  {
+    std::stringstream ss(families);
+    for (std::string f; std::getline(ss, f, ',');) {
+      if (f == "scalar") fams.push_back(Family::kScalar);
+      else if (f == "vector") fams.push_back(Family::kVector);
+      else if (f == "gdn") fams.push_back(Family::kGdn);
+      else {
+        std::fprintf(stderr, "bench_kernels: --families: unknown family '%s' (scalar, vector, gdn)\n",
+                     f.c_str());
+        return 2;
+      }
+    }
+  }
+  for (Family fam : fams) {
     for (int64_t d : parse_list(ds)) {
       for (int64_t T : parse_list(Ts)) {
-        Entry e = measure(fam == 1, B, H, T, d, warmup, iters, timing == "graph");
+        Entry e = measure(fam, B, H, T, d, warmup, iters, timing == "graph");
         std::printf("%-24s %4ld %6ld %10.3f %8.1f %10.3f %8.1f %12.3f\n", e.op.c_str(), long(e.d),
                     long(e.T), e.fwd_ms, e.flops / e.fwd_ms / 1e9, e.fwdbwd_ms,
                     3 * e.flops / e.fwdbwd_ms / 1e9, e.fwdbwd_eager_ms);

@@ -9,7 +9,8 @@ import json
 import os
 import sys
 
-PEER_OF = {'scalelab_scalar_decay': 'fla_simple_gla_g', 'scalelab_vector_decay': 'fla_gla'}
+PEER_OF = {'scalelab_scalar_decay': 'fla_simple_gla_g', 'scalelab_vector_decay': 'fla_gla',
+           'scalelab_gated_delta': 'fla_gated_delta'}
 
 
 def main():

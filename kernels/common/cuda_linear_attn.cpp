@@ -3,6 +3,7 @@
 // torch::autograd::Function (one instance per family) that wires forward and
 // backward together.
 #include "kernels/common/cuda.h"
+#include "kernels/common/cuda_plan.h"
 
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
@@ -18,19 +19,9 @@ bool head_dims_supported(int64_t head_k, int64_t head_v) {
   return (head_k == 64 || head_k == 128) && head_v > 0 && head_v % 64 == 0 && head_v <= 256;
 }
 
-namespace {
-
 using torch::Tensor;
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
-
-// Sequences and chunks of one call. Uniform batches need no device tables;
-// packed sequences carry cu_seqlens, chunk offsets and chunk->sequence maps.
-struct Plan {
-  int64_t num_seqs = 0, num_chunks = 0, seq_len = 0;
-  Tensor cu, chunk_offsets, chunk_seq;  // int32 on the device (varlen only)
-  std::vector<int64_t> bos, eos;        // host copies (varlen only)
-};
 
 Plan make_plan(const Tensor& q, const std::optional<Tensor>& cu_seqlens) {
   Plan plan;
@@ -65,7 +56,6 @@ Plan make_plan(const Tensor& q, const std::optional<Tensor>& cu_seqlens) {
   return plan;
 }
 
-// Contiguous, and 16-byte aligned for the kernels' vector loads.
 Tensor dense(const Tensor& t) {
   auto c = t.contiguous();
   if (reinterpret_cast<uintptr_t>(c.data_ptr()) % 16 != 0) c = c.clone();
@@ -85,22 +75,6 @@ LinearAttnParams base_params(const Plan& plan, const Tensor& q, const Tensor& v,
   p.head_v = static_cast<int>(v.size(3));
   p.scale = static_cast<float>(scale);
   return p;
-}
-
-template <bool kVec>
-void run_forward(const LinearAttnParams& p, void* stream) {
-  if (p.head_k == 64) launch_forward<64, kVec>(p, stream);
-  else launch_forward<128, kVec>(p, stream);
-}
-template <bool kVec>
-void run_backward(const LinearAttnParams& p, void* stream) {
-  if (p.head_k == 64) {
-    launch_backward_state<64, kVec>(p, stream);
-    if (p.num_chunks > 0) launch_backward_chunks<64, kVec>(p, stream);
-  } else {
-    launch_backward_state<128, kVec>(p, stream);
-    if (p.num_chunks > 0) launch_backward_chunks<128, kVec>(p, stream);
-  }
 }
 
 void* current_stream() { return c10::cuda::getCurrentCUDAStream().stream(); }
@@ -131,6 +105,24 @@ Plan load_plan(AutogradContext* ctx) {
     plan.eos = ctx->saved_data["eos"].toIntVector();
   }
   return plan;
+}
+
+namespace {
+
+template <bool kVec>
+void run_forward(const LinearAttnParams& p, void* stream) {
+  if (p.head_k == 64) launch_forward<64, kVec>(p, stream);
+  else launch_forward<128, kVec>(p, stream);
+}
+template <bool kVec>
+void run_backward(const LinearAttnParams& p, void* stream) {
+  if (p.head_k == 64) {
+    launch_backward_state<64, kVec>(p, stream);
+    if (p.num_chunks > 0) launch_backward_chunks<64, kVec>(p, stream);
+  } else {
+    launch_backward_state<128, kVec>(p, stream);
+    if (p.num_chunks > 0) launch_backward_chunks<128, kVec>(p, stream);
+  }
 }
 
 template <bool kVec>

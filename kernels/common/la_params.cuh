@@ -47,6 +47,13 @@ struct LinearAttnParams {
   void* dk = nullptr;            // [Ttot, H, K] bf16
   void* dv = nullptr;            // [Ttot, H, V] bf16
   float* dgate = nullptr;        // [Ttot, H, GK]: the gradient of g (la_tiles.cuh)
+  // Optional terms the scalar dq/dk kernel adds (the gated delta rule's
+  // gradients through its WY representation, kernels/delta_rule): fp32
+  // dk_extra [Ttot, H, K] joins dk before rounding, and dg_extra [Ttot, H]
+  // (per row, with respect to the chunk-local cumulative gate) joins the
+  // per-row gate terms before the chunk's suffix sums.
+  const float* dk_extra = nullptr;
+  const float* dg_extra = nullptr;
 
   // Sequences: cu_seqlens (int32, N+1) and chunk_offsets (int32, N+1), or,
   // when cu_seqlens is null, N sequences of seq_len rows each.

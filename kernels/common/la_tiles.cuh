@@ -364,7 +364,13 @@ __global__ void __launch_bounds__(kTileThreads) scalar_dqk_kernel(LinearAttnPara
   for (int half = 0; half < 2; ++half) {
     rs[half] += __shfl_xor_sync(0xffffffffu, rs[half], 1);
     rs[half] += __shfl_xor_sync(0xffffffffu, rs[half], 2);
-    if (c == 0) s.rowsum[m0 + g + 8 * half] = rs[half];
+    if (c == 0) {
+      const int t = m0 + g + 8 * half;
+      float extra = 0.f;
+      if (p.dg_extra != nullptr && b.col0 == 0 && t < cr.rows)
+        extra = p.dg_extra[(int64_t)(cr.row0 + t) * H + b.h];
+      s.rowsum[t] = rs[half] + extra;
+    }
   }
 #pragma unroll
   for (int off = 16; off > 0; off /= 2) {
@@ -374,6 +380,12 @@ __global__ void __launch_bounds__(kTileThreads) scalar_dqk_kernel(LinearAttnPara
   if (lane == 0) {
     s.red[0][warp] = sdot;
     s.red[1][warp] = kdk;
+  }
+  if (p.dk_extra != nullptr) {
+    const float* ex = p.dk_extra + (int64_t)cr.row0 * b.qs + (int64_t)b.h * DK + b.col0;
+    for_each_slab_elem(m0, [&](int t, int j, int nb, int i) {
+      if (t < cr.rows) acc_dk[nb][i] += ex[(int64_t)t * b.qs + j];
+    });
   }
   // The stores' leading barriers also publish rowsum and red.
   store_acc_tile<NT>(head_cols(p.dq, b.h, DK), s.v, acc_dq, m0, cr, b.qs, b.col0);

@@ -6,6 +6,9 @@
 #include "kernels/common/recompute.h"
 #include "kernels/delta_rule/chunk.h"
 #include "kernels/delta_rule/reference.h"
+#if defined(SCALELAB_CUDA_KERNELS)
+#include "kernels/delta_rule/cuda.h"
+#endif
 
 namespace scalelab::kernels {
 
@@ -37,11 +40,14 @@ LinearAttnResult delta_rule_chunked(const torch::Tensor& q, const torch::Tensor&
                                     const torch::Tensor& v, const torch::Tensor& g,
                                     const torch::Tensor& beta, const torch::Tensor& initial_state,
                                     const LinearAttnOptions& opt) {
-  // The CUDA dispatch point (issue #18): as in scalar_decay/op.cpp, under
-  // SCALELAB_CUDA_KERNELS a CUDA q returns cuda_delta_rule_chunked(q, k, v, g,
-  // beta, initial_state, opt) (declared in a delta_rule/cuda.h) before these
-  // checks. Until it exists, GPU tensors run the device-agnostic LibTorch
-  // chunked form below.
+  // CUDA tensors the kernels cover (K in {64, 128}, V % 64 == 0, V <= 256,
+  // not fp64) run them; everything else the LibTorch chunked form below, on
+  // any device.
+#if defined(SCALELAB_CUDA_KERNELS)
+  if (q.is_cuda() && q.scalar_type() != torch::kFloat64 && q.dim() == 4 && v.dim() == 4 &&
+      cuda_delta_rule_supported(q.size(3), v.size(3)))
+    return cuda_delta_rule_chunked(q, k, v, g, beta, initial_state, opt);
+#endif
   detail::check_inputs("delta_rule_chunked", q, k, v, g, initial_state, false, opt);
   check_beta("delta_rule_chunked", g, beta);
   const double scale = detail::resolve_scale(opt.scale, q.size(3));

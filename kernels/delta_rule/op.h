@@ -9,8 +9,9 @@
 // beta in (0, 1) the update is a contraction); v [B,T,H,V]; g [B,T,H]
 // log-decay (<= 0); beta [B,T,H]; initial_state [B,H,K,V] or undefined
 // (zeros). Differentiable in q, k, v, g, beta and initial_state.
-// Dispatch: the chunked LibTorch form on every device for now; CUDA kernels
-// plug in at the marked point in op.cpp (issue #18).
+// Dispatch: CUDA tensors with K in {64, 128}, V % 64 == 0, V <= 256 (not
+// fp64) run the kernels of delta_rule/cuda.h (bf16 operands, fp32 states);
+// everything else the chunked LibTorch form, on any device.
 #pragma once
 
 #include "kernels/common/linear_attn.h"

@@ -67,10 +67,11 @@ MixerDef gdn() {
     const double d = s.d_model, h = s.n_heads, kd = static_cast<double>(g::key_dim(s));
     const double vd = static_cast<double>(g::value_dim(s));
     // input, in_proj output, conv output (q, k, v), L2-normalised q and k, the
-    // op's output, the gated-norm output (= o_proj input), the per-chunk
-    // states and the chunks' C x C solves (C per token and head).
+    // op's output, the gated-norm output (= o_proj input), what the CUDA
+    // kernels keep for their backward (W and u = v_new: kd + vd; the
+    // per-chunk states and the chunks' C x C inverses, C per token and head).
     return d + static_cast<double>(g::in_proj_out(s)) + static_cast<double>(g::conv_dim(s)) +
-           2 * kd + vd + vd +
+           2 * kd + vd + vd + kd + vd +
            chunk_state_elements(h, g::head_dim(s), static_cast<double>(g::value_head_dim(s))) +
            static_cast<double>(kLinearChunk) * h;
   };
