@@ -129,9 +129,10 @@ int report(const Context& ctx, const ReportArgs& a) {
   const std::string index = analysis::write_report(a.out, in);
   if (!in.warning.empty()) fmt::print(stderr, "report: warning: {}\n", in.warning);
   for (const std::string& n : in.suite.notes) fmt::print("note: {}\n", n);
-  fmt::print("report: {} ({} runs, {} fits: {}; also fits.json, fits.csv, runs.csv, "
-             "loss_vs_compute.svg)\n",
-             index, in.runs.size(), in.suite.fits.size(), in.fits_origin);
+  fmt::print("report: {} ({} runs, {} fits: {}; {} evaluated runs; also fits.json, fits.csv, "
+             "runs.csv{})\n",
+             index, in.runs.size(), in.suite.fits.size(), in.fits_origin, in.eval_runs.size(),
+             in.runs.empty() ? "" : ", loss_vs_compute.svg");
   return 0;
 }
 

@@ -110,9 +110,10 @@ TEST_F(EvalCli, StoresRecallAndPositionLossBesideTheRuns) {
       EXPECT_LE(e.value, 1);
     }
   }
-  // passkey needs ~85 byte tokens, word ~140: contexts 256 and 512 for every
-  // variant (64 and 128 are too short for the defaults' twice-the-needle rule).
-  EXPECT_EQ(sniah, 3 * 2 * 5);
+  // The defaults keep the contexts of T/4..2T at least twice the needle and
+  // question: passkey (~85 byte tokens) gets 256 and 512, word (~140) only 512:
+  // 5 contexts x 5 depths.
+  EXPECT_EQ(sniah, 5 * 5);
   EXPECT_EQ(position, 9);  // 1, 2, 3-4, ..., 129-256
   EXPECT_EQ(mqar, 1);
   // Re-running replaces, never piles up.
