@@ -30,8 +30,8 @@ class EvalCli : public ::testing::Test {
              "lm,,softmax,2,32,2,,256,,10240,1024,1024,corpus.txt\n"
              "recall,mqar,lightning,2,32,2,33,32,8,4096,512,512,\n";
     std::ofstream later(dir + "/later.csv");
-    later << "name,arch,layers,d_model,heads,seq_len,tokens,batch_tokens,data\n"
-             "later,softmax,2,32,2,64,2048,512,corpus.txt\n";
+    later << "name,arch,layers,d_model,heads,seq_len,tokens,batch_tokens,eval_tokens,data\n"
+             "later,softmax,2,32,2,64,2048,512,1024,corpus.txt\n";
     sheet.close();
     later.close();
     auto r = run_cli(dir, "--db s.db plan s.csv");

@@ -58,7 +58,8 @@ TEST(Niah, PromptHasTheContextLengthAndTheNeedleAtItsDepth) {
         EXPECT_EQ(answer.size(), v.needle == Needle::Passkey ? 5u : 7u);
         EXPECT_LT(text.find(answer, static_cast<size_t>(p.needle_at)) - static_cast<size_t>(p.needle_at), 60u)
             << "the value is in the needle";
-        EXPECT_EQ(text.substr(text.size() - 3), v.needle == Needle::Passkey ? "is " : "is: ");
+        const std::string ends = v.needle == Needle::Passkey ? " is " : " is: ";
+        EXPECT_EQ(text.substr(text.size() - ends.size()), ends);
       }
     }
   }
