@@ -70,6 +70,10 @@ std::vector<RunPoint> load_runs(db::Database& db, const DataOptions& opt) {
   for (db::Lineage& l : db::lineages(db)) lineage.emplace(l.id, std::move(l));
   std::vector<RunPoint> out;
   for (const db::Run& run : db.list_runs(f)) {
+    // A task other than language modelling (mqar) has a loss of its own
+    // kind: never a point of a loss-vs-compute fit. The canonical spec names
+    // a task only when it is not lm (models/spec/run_spec.h).
+    if (run.spec_json.find("\"task\":") != std::string::npos) continue;
     RunPoint p;
     if (auto it = lineage.find(run.id); it != lineage.end()) {
       if (it->second.is_parent) continue;

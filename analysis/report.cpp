@@ -209,13 +209,13 @@ std::string optimal_n_svg(const ReportInput& in) {
 
 std::string write_report(const std::string& dir, const ReportInput& in) {
   std::filesystem::create_directories(dir);
-  const std::string svg = loss_vs_compute_svg(in);
+  const std::string svg = in.runs.empty() ? "" : loss_vs_compute_svg(in);
   const std::string html = report_html(in);
   const auto path = [&](const char* f) { return (std::filesystem::path(dir) / f).string(); };
   write_file_atomic(path("fits.json"), suite_json(in.suite).dump(2) + "\n");
   write_file_atomic(path("fits.csv"), fits_csv(in.suite.fits));
   write_file_atomic(path("runs.csv"), runs_csv(in.runs, in.n_axis));
-  write_file_atomic(path("loss_vs_compute.svg"), svg);
+  if (!svg.empty()) write_file_atomic(path("loss_vs_compute.svg"), svg);
   write_file_atomic(path("index.html"), html);
   return path("index.html");
 }

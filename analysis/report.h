@@ -13,8 +13,17 @@
 
 #include "analysis/data.h"
 #include "analysis/fits.h"
+#include "db/db.h"
 
 namespace scalelab::analysis {
+
+// A run with eval results (db evals table), for the recall charts.
+struct EvalRun {
+  std::string id, name, arch, task;  // task: lm | mqar
+  double params = 0;
+  double softmax_share = 0;  // softmax-attention layers / all layers (1: pure softmax)
+  int64_t seq_len = 0;       // training length
+};
 
 struct ReportInput {
   std::vector<RunPoint> runs;  // done runs, with curves
@@ -25,6 +34,8 @@ struct ReportInput {
   std::string fits_origin;     // e.g. "stored by scalelab fit at ..."
   std::string warning;         // shown at the top when not empty (out-of-date fits)
   std::vector<std::string> stages;  // stage gate verdicts, one line each (db::Stage)
+  std::vector<EvalRun> eval_runs;      // runs with evals (any task)
+  std::vector<db::EvalRow> evals;      // their rows
 };
 
 // Final losses against C, N or D ('c', 'n', 'd') with each architecture's
@@ -40,6 +51,15 @@ std::string optimal_n_svg(const ReportInput& in);
 // ("" without a chinchilla3 fit).
 std::string run_curves_svg(const ReportInput& in, const std::string& arch);
 std::string approach3_svg(const ReportInput& in, const std::string& arch);
+// The evals section (report_evals.cpp): recall vs the share of softmax
+// layers and vs size (MQAR accuracy, S-NIAH recall within the training
+// length), an S-NIAH heat map (depth x context) per run, loss by position.
+// "" without evals.
+std::string recall_vs_ratio_svg(const ReportInput& in);
+std::string recall_vs_size_svg(const ReportInput& in);
+std::string niah_heatmap_svg(const ReportInput& in, const EvalRun& run);
+std::string position_loss_svg(const ReportInput& in);
+std::string evals_html(const ReportInput& in);
 std::string report_html(const ReportInput& in);
 
 // Creates DIR if needed and writes the five files (each through a temporary

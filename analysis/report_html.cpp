@@ -167,6 +167,7 @@ std::string report_html(const ReportInput& in) {
                                      "(forward + backward, attention and state terms included)"
                                    : "6 N D");
   if (!in.warning.empty()) h += "<p class=warning>" + xml_escape(in.warning) + "</p>\n";
+  if (in.runs.empty()) return h + evals_html(in) + "</body></html>\n";  // an evals-only database
   h += "<h2>Loss vs compute</h2>\n" + figure(loss_vs_axis_svg(in, 'c'));
   h += "<h2>Compute multiplier vs baseline</h2>\n" + multiplier_table(in.suite);
   h += "<h2>Loss vs size and vs tokens</h2>\n" + figure(loss_vs_axis_svg(in, 'n')) +
@@ -177,6 +178,7 @@ std::string report_html(const ReportInput& in) {
   const std::string nopt = optimal_n_svg(in);
   if (!nopt.empty()) h += "<h2>Compute-optimal size</h2>\n" + figure(nopt);
   h += per_architecture(in);
+  h += evals_html(in);
   h += "<h2>Fits</h2>\n" + fits_table(in.suite);
   if (!in.suite.notes.empty()) {
     h += "<h3>Skipped</h3>\n<ul>\n";

@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
 
 #include "analysis/export.h"
 #include "analysis/report.h"
@@ -13,6 +15,7 @@
 #include "cli/command.h"
 #include "cli/stage_gates.h"
 #include "db/db.h"
+#include "models/spec/spec.h"
 
 namespace scalelab::cli {
 namespace {
@@ -29,6 +32,38 @@ std::vector<std::string> stage_verdicts(db::Database& db) {
   std::vector<std::string> out;
   for (const db::Stage& s : db.stages())
     if (std::string line = describe_stage(s); !line.empty()) out.push_back(s.sweep + " " + line);
+  return out;
+}
+
+// The runs that have evals, with what the recall charts need. The share of
+// softmax layers is the x axis of "recall vs ratio": softmax is the full
+// attention every other mixer is measured against, so it is named here.
+std::vector<analysis::EvalRun> eval_runs(db::Database& db, const std::vector<db::EvalRow>& evals) {
+  std::vector<analysis::EvalRun> out;
+  if (evals.empty()) return out;
+  std::set<std::string> ids;
+  for (const db::EvalRow& e : evals) ids.insert(e.run_id);
+  for (const db::Run& r : db.list_runs()) {
+    if (!ids.count(r.id)) continue;
+    analysis::EvalRun e;
+    e.id = r.id;
+    e.name = r.name;
+    e.arch = r.arch;
+    e.params = static_cast<double>(r.params);
+    e.task = r.spec_json.find("\"task\":\"mqar\"") != std::string::npos ? "mqar" : "lm";
+    try {
+      const auto spec = nlohmann::json::parse(r.spec_json);
+      spec::ModelSpec m = spec::parse_descriptor(spec.at("model").get<std::string>());
+      spec::resolve(m);
+      int soft = 0;
+      for (spec::MixerKind k : m.layers) soft += k->name == "softmax";
+      e.softmax_share = m.layers.empty() ? 0.0 : static_cast<double>(soft) / m.layers.size();
+      e.seq_len = m.seq_len;
+    } catch (const std::exception&) {
+      continue;  // a spec this build cannot read has no place on the charts
+    }
+    out.push_back(std::move(e));
+  }
   return out;
 }
 
@@ -80,10 +115,12 @@ int report(const Context& ctx, const ReportArgs& a) {
   d.compute = in.compute;
   d.n_axis = in.n_axis;
   const std::vector<std::string> excluded = analysis::excluded_runs(db, d);
+  in.evals = db.evals();
+  in.eval_runs = eval_runs(db, in.evals);
   try {
     in.runs = analysis::load_runs(db, d);
-    if (in.runs.empty()) throw analysis::DataError("no finished runs to report");
-    choose_fits(in, stored, a);
+    if (in.runs.empty() && in.evals.empty()) throw analysis::DataError("no finished runs to report");
+    if (!in.runs.empty()) choose_fits(in, stored, a);
   } catch (const analysis::DataError& e) {
     throw InputError(path + ": " + e.what());
   }
@@ -92,9 +129,10 @@ int report(const Context& ctx, const ReportArgs& a) {
   const std::string index = analysis::write_report(a.out, in);
   if (!in.warning.empty()) fmt::print(stderr, "report: warning: {}\n", in.warning);
   for (const std::string& n : in.suite.notes) fmt::print("note: {}\n", n);
-  fmt::print("report: {} ({} runs, {} fits: {}; also fits.json, fits.csv, runs.csv, "
-             "loss_vs_compute.svg)\n",
-             index, in.runs.size(), in.suite.fits.size(), in.fits_origin);
+  fmt::print("report: {} ({} runs, {} fits: {}; {} evaluated runs; also fits.json, fits.csv, "
+             "runs.csv{})\n",
+             index, in.runs.size(), in.suite.fits.size(), in.fits_origin, in.eval_runs.size(),
+             in.runs.empty() ? "" : ", loss_vs_compute.svg");
   return 0;
 }
 

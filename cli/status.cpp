@@ -139,6 +139,47 @@ void print_active(db::Database& db, const std::string& sweep,
   }
 }
 
+// One line per evaluated run (scalelab eval): MQAR accuracy, S-NIAH recall
+// within and beyond the training length, held-out loss at the first and last
+// positions.
+void print_evals(db::Database& db, const std::string& sweep) {
+  std::map<std::string, std::vector<db::EvalRow>> by_run;
+  for (db::EvalRow& e : db.evals()) by_run[e.run_id].push_back(std::move(e));
+  if (by_run.empty()) return;
+  db::RunFilter f;
+  f.sweep = sweep;
+  for (const db::Run& r : db.list_runs(f)) {
+    auto it = by_run.find(r.id);
+    if (it == by_run.end()) continue;
+    std::string parts;
+    double in_sum = 0, out_sum = 0;
+    int64_t in_n = 0, out_n = 0;
+    const db::EvalRow *first = nullptr, *last = nullptr;
+    for (const db::EvalRow& e : it->second) {
+      if (e.eval == "mqar") parts += fmt::format(" mqar {} acc {:.3f};", e.variant, e.value);
+      if (e.eval == "sniah") {
+        // Beyond training: the detail says so (contexts past seq_len).
+        const bool beyond = e.detail.find("\"beyond_training\":true") != std::string::npos;
+        (beyond ? out_sum : in_sum) += e.value * static_cast<double>(e.n);
+        (beyond ? out_n : in_n) += e.n;
+      }
+      if (e.eval == "position_loss") {
+        if (!first || e.position < first->position) first = &e;
+        if (!last || e.position > last->position) last = &e;
+      }
+    }
+    if (in_n + out_n > 0)
+      parts += fmt::format(" S-NIAH recall {} within training length{};",
+                           in_n ? fmt::format("{:.3f}", in_sum / in_n) : "-",
+                           out_n ? fmt::format(", {:.3f} beyond", out_sum / out_n) : "");
+    if (first && last)
+      parts += fmt::format(" loss at position 1 {:.3f}, at {} {:.3f};", first->value, last->position,
+                           last->value);
+    if (!parts.empty()) parts.pop_back();
+    fmt::print("  evals    {} {:<28}{}\n", r.id, r.arch.substr(0, 28), parts);
+  }
+}
+
 void print_runs(db::Database& db, const std::string& sweep,
                 const std::map<std::string, db::Metric>& last) {
   db::RunFilter f;
@@ -193,6 +234,7 @@ bool print_status(const Context& ctx, db::Database& db, const std::string& sweep
     print_table(v);
     print_stages(db, name);
     if (!ctx.quiet) print_active(db, name, last, ctx.verbose);
+    print_evals(db, name);
   }
   if (runs) print_runs(db, sweep, last);
   return true;

@@ -23,7 +23,7 @@ namespace SQLite { class Database; class Statement; }
 
 namespace scalelab::db {
 
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 
 // diverged: the loss went non-finite (or spiked); kept apart from failed (a
 // crash, a bad spec) because it says something about the hyperparameters, and
@@ -73,6 +73,24 @@ struct Fit {
   std::string arch;         // "" when the fit pools architectures
   int n_points = 0;
   std::string result_json;  // parameters, intervals, diagnostics
+  std::string created_at;
+};
+
+// One measured point of an eval (evals/run_evals.h), stored beside its run.
+// eval: "mqar" (value: accuracy; variant "pairs=P"), "sniah" (value:
+// exact-match recall; variant "passkey/repeat" etc., context: prompt tokens,
+// depth: needle depth in [0, 1]), "position_loss" (value: mean held-out loss
+// of the tokens at positions (previous bucket, position], 1-based). n: the
+// samples (prompts, answers or tokens) behind the value; detail: JSON
+// (training length, decoding, ...). A value may be NaN (stored as text).
+struct EvalRow {
+  std::string run_id, eval, variant;
+  int64_t context = 0;
+  double depth = 0;
+  int64_t position = 0;
+  double value = 0;
+  int64_t n = 0;
+  std::string detail = "{}";
   std::string created_at;
 };
 
@@ -251,6 +269,14 @@ class Database {
   std::vector<Metric> metrics(const std::string& run_id);
   // Last logged row of every run (for status / tables), keyed by run id order.
   std::vector<Metric> last_metrics();
+
+  // --- evals -----------------------------------------------------------------
+  // Replaces every row of (run, eval) by ROWS (all of that run and eval) in
+  // one transaction: re-running an eval never mixes old and new points.
+  void replace_evals(const std::string& run_id, const std::string& eval,
+                     const std::vector<EvalRow>& rows);
+  // Rows of RUN_ID ("" = every run), by run, eval, variant, context, depth, position.
+  std::vector<EvalRow> evals(const std::string& run_id = "");
 
   // --- fits ------------------------------------------------------------------
   int64_t save_fit(const Fit& f);

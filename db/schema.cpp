@@ -2,6 +2,34 @@
 
 namespace scalelab::db {
 
+namespace {
+
+// 4 -> 5: eval results beside the runs (db/db.h EvalRow). One row per
+// measured point: MQAR accuracy of an mqar run (variant "pairs=P"),
+// S-NIAH exact-match recall per (variant, context, depth), held-out loss per
+// position bucket (position = the bucket's last token position, 1-based).
+// Unused coordinates are 0 rather than NULL, so the UNIQUE key holds.
+std::string evals_table() {
+  return R"sql(
+CREATE TABLE evals (
+  run_id      TEXT NOT NULL REFERENCES runs(id),
+  eval        TEXT NOT NULL,
+  variant     TEXT NOT NULL DEFAULT '',
+  context     INTEGER NOT NULL DEFAULT 0,
+  depth       REAL NOT NULL DEFAULT 0,
+  position    INTEGER NOT NULL DEFAULT 0,
+  value,
+  n           INTEGER NOT NULL DEFAULT 0,
+  detail      TEXT NOT NULL DEFAULT '{}',
+  created_at  TEXT NOT NULL,
+  UNIQUE (run_id, eval, variant, context, depth, position)
+);
+CREATE INDEX evals_by_run ON evals(run_id, eval);
+)sql";
+}
+
+}  // namespace
+
 const std::vector<std::string>& migrations() {
   static const std::vector<std::string> steps = {
       // 0 -> 1: the first schema.
@@ -139,6 +167,7 @@ CREATE TABLE speeds (
   PRIMARY KEY (host, device)
 );
 )sql",
+      evals_table(),
   };
   return steps;
 }

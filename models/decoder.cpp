@@ -91,6 +91,21 @@ torch::Tensor DecoderImpl::loss(const torch::Tensor& tokens, const torch::Tensor
                                        targets.reshape({-1}));
 }
 
+torch::Tensor DecoderImpl::loss(const torch::Tensor& tokens, const torch::Tensor& targets,
+                                const torch::Tensor& scored) {
+  if (!scored.defined()) return loss(tokens, targets);
+  TORCH_CHECK(targets.sizes() == tokens.sizes(), "Decoder::loss: targets ", targets.sizes(),
+              " must match tokens ", tokens.sizes());
+  auto x = hidden(tokens, nullptr).index_select(1, scored);
+  return kernels::linear_cross_entropy(x.reshape({-1, x.size(-1)}), head_weight(),
+                                       targets.index_select(1, scored).reshape({-1}));
+}
+
+torch::Tensor DecoderImpl::last_logits(const torch::Tensor& tokens, DecoderState& state) {
+  auto x = hidden(tokens, &state).select(1, -1);
+  return torch::nn::functional::linear(x, head_weight().to(x.scalar_type())).to(torch::kFloat32);
+}
+
 torch::Tensor DecoderImpl::forward(const torch::Tensor& tokens) { return run(tokens, nullptr); }
 
 torch::Tensor DecoderImpl::forward(const torch::Tensor& tokens, DecoderState& state) {

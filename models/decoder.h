@@ -56,6 +56,15 @@ class DecoderImpl : public torch::nn::Module {
   // (fp32 scalar), with the output head fused into the loss
   // (kernels/cross_entropy): training never materialises [B,T,vocab] logits.
   torch::Tensor loss(const torch::Tensor& tokens, const torch::Tensor& targets);
+  // The same over the positions SCORED ([P] int64, the same for every row)
+  // only: tasks such as MQAR score a few answer positions per sequence.
+  // Undefined SCORED: every position.
+  torch::Tensor loss(const torch::Tensor& tokens, const torch::Tensor& targets,
+                     const torch::Tensor& scored);
+  // Logits of the last position only, [B, vocab] (fp32), continuing STATE
+  // like forward(tokens, state): prefill a long prompt without the
+  // [B, T, vocab] logits.
+  torch::Tensor last_logits(const torch::Tensor& tokens, DecoderState& state);
   const spec::ModelSpec& spec() const { return spec_; }
   // Deterministic initialisation from SEED (the trainer calls it once); the
   // same seed gives the same weights on any device.

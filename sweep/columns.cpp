@@ -44,6 +44,8 @@ std::vector<ColumnDef> all_columns() {
       {Col::Data, "data", K::Text, R::Identity},
       {Col::EvalEvery, "eval_every", K::Int, R::Identity},
       {Col::EvalTokens, "eval_tokens", K::Int, R::Identity},
+      {Col::Task, "task", K::Text, R::Identity},
+      {Col::MqarPairs, "mqar_pairs", K::Int, R::Identity},
       {Col::RunId, "run_id", K::Label, R::Output},
       {Col::Params, "params", K::Label, R::Output},
       {Col::NonEmbeddingParams, "nonembedding_params", K::Label, R::Output},

@@ -33,6 +33,8 @@ enum class Col {
   BatchTokens, Lr, MinLrRatio, Warmup, Schedule, DecayFraction, DecayShape, Branches, WeightDecay,
   Beta1, Beta2,
   GradClip, Seed, Data, EvalEvery, EvalTokens,
+  // the task (spec::RunSpec::task): lm, or mqar with its pairs
+  Task, MqarPairs,
   // output only
   RunId, Params, NonEmbeddingParams, TrainFlops, TokPerParam, MemoryGb, GpuHours, Cost,
   kCount

@@ -52,6 +52,8 @@ std::string cell(const PlannedRun& r, Col c) {
     case Col::Data: return s.data;
     case Col::EvalEvery: return std::to_string(s.eval_every);
     case Col::EvalTokens: return std::to_string(s.eval_tokens);
+    case Col::Task: return s.task;
+    case Col::MqarPairs: return std::to_string(s.mqar_pairs);
     case Col::RunId: return r.row.id;
     case Col::Params: return std::to_string(r.row.params);
     case Col::NonEmbeddingParams: return std::to_string(r.row.nonembedding_params);

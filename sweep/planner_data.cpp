@@ -67,6 +67,7 @@ void Planner::summarize_data() {
   std::vector<std::pair<size_t, DataUse>> uses;
   std::unordered_map<std::string, size_t> at;
   for (const PlannedRun& run : plan_.runs) {
+    if (run.spec.is_mqar()) continue;  // makes its own data
     const DataSource& ds = data_.at(run.spec.data);
     auto [it, fresh] = at.try_emplace(run.spec.data, uses.size());
     if (fresh) {

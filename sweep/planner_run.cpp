@@ -132,11 +132,31 @@ bool Planner::fill_run_spec(const Current& cur, int line, spec::RunSpec& r) {
   check(Col::EvalEvery, r.eval_every >= 0, "must be >= 0 (0 = about 20 per run)");
   if (cur[idx(Col::EvalTokens)]) r.eval_tokens = cur[idx(Col::EvalTokens)]->i;
   check(Col::EvalTokens, r.eval_tokens > 0, "must be positive");
+  if (cur[idx(Col::Task)]) r.task = cur[idx(Col::Task)]->text;
+  check(Col::Task, r.task == "lm" || r.task == "mqar", "must be lm or mqar, got '" + r.task + "'");
+  if (r.is_mqar()) {
+    // The task makes its own sequences: a data cell would be silently unused.
+    check(Col::Data, !cur[idx(Col::Data)] || cur[idx(Col::Data)]->text == "mqar",
+          "must be blank for task mqar (the task makes its own sequences), got '" +
+              (cur[idx(Col::Data)] ? cur[idx(Col::Data)]->text : std::string()) + "'");
+    r.data = "mqar";
+    if (cur[idx(Col::MqarPairs)]) r.mqar_pairs = cur[idx(Col::MqarPairs)]->i;
+    try {
+      if (ok) spec::check_mqar(r);
+    } catch (const spec::SpecError& e) {
+      errors_.add(line, e.field == "vocab" ? name_of(Col::Vocab) : name_of(Col::MqarPairs), e.what());
+      ok = false;
+    }
+  } else {
+    check(Col::MqarPairs, !cur[idx(Col::MqarPairs)] || cur[idx(Col::MqarPairs)]->i == 0,
+          "is only for task mqar");
+  }
   return ok;
 }
 
 void Planner::add_run(const SheetRow& row, const Current& cur) {
-  DataSource* ds = data_source(cur, row.line);
+  const bool mqar = cur[idx(Col::Task)] && cur[idx(Col::Task)]->text == "mqar";
+  DataSource* ds = mqar ? nullptr : data_source(cur, row.line);
   // A blank vocab takes the one a shard set's manifest states.
   const ModelInfo& mi = model(cur, ds && ds->layout && ds->layout->vocab_exact
                                        ? std::optional<int64_t>(ds->layout->vocab) : std::nullopt);
@@ -147,8 +167,8 @@ void Planner::add_run(const SheetRow& row, const Current& cur) {
   std::optional<int64_t> tokens = budget_tokens(cur, mi, row.line);
   PlannedRun run;
   run.spec.model = mi.spec;
-  if (!fill_run_spec(cur, row.line, run.spec) || !tokens || !ds) return;
-  if (!check_data(*ds, run.spec, row.line)) return;
+  if (!fill_run_spec(cur, row.line, run.spec) || !tokens || (!ds && !mqar)) return;
+  if (ds && !check_data(*ds, run.spec, row.line)) return;
   run.spec.tokens = *tokens;
   if (!resolve_branches(cur, row.line, run.spec)) return;
   run.line = row.line;

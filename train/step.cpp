@@ -49,7 +49,7 @@ void TrainStep::body() {
     for (int64_t i = 0; i < o_.batch; i += micro_) {
       const int64_t n = std::min(micro_, o_.batch - i);
       auto w = input_.narrow(0, i, n);
-      auto loss = model_->loss(w.narrow(1, 0, o_.seq_len), w.narrow(1, 1, o_.seq_len));
+      auto loss = model_->loss(w.narrow(1, 0, o_.seq_len), w.narrow(1, 1, o_.seq_len), o_.scored);
       const double share = static_cast<double>(n) / o_.batch;
       (loss * share).backward();
       auto part = loss.detach() * share;

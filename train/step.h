@@ -32,6 +32,8 @@ struct StepOptions {
   int64_t micro_batch = 0;  // sequences per forward; 0: the whole batch
   bool cuda_graph = true;   // capture and replay the step on a GPU
   int warmup_steps = 2;     // eager steps before capture (lazy init: cuBLAS, tables)
+  torch::Tensor scored;     // [P] int64 on the device: the only positions the loss
+                            // counts (a task's answers); undefined: all
 };
 
 class TrainStep {

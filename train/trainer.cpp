@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "evals/mqar.h"
 #include "models/decoder.h"
 #include "train/branches.h"
 #include "train/checkpoint.h"
@@ -61,6 +62,18 @@ models::Decoder build_model(const spec::RunSpec& s, torch::Device dev) {
   return m;
 }
 
+std::optional<TokenData> load_data(const spec::RunSpec& s) {
+  if (s.is_mqar()) return std::nullopt;
+  return TokenData::load(s.data, s.model.vocab, s.model.seq_len);
+}
+
+evals::MqarShape mqar_shape(const spec::RunSpec& s) {
+  if (!s.is_mqar()) return {};
+  evals::MqarShape m{s.model.vocab, s.model.seq_len, s.mqar_pairs};
+  m.check();
+  return m;
+}
+
 std::string eta(double s) {
   const int64_t t = static_cast<int64_t>(s);
   return t >= 3600 ? fmt::format("{}:{:02}:{:02}", t / 3600, t / 60 % 60, t % 60)
@@ -84,7 +97,8 @@ class Trainer {
         branches_(out.database(), run, s_, opt.run_dir),
         dev_(pick_device(opt.device)),
         ckpt_(opt.run_dir + "/checkpoint.pt"),
-        data_(TokenData::load(s_.data, s_.model.vocab, s_.model.seq_len)),
+        data_(load_data(s_)),
+        mqar_(mqar_shape(s_)),
         model_(build_model(s_, dev_)),
         optim_(make_optimizer(*model_, s_)) {}
 
@@ -105,7 +119,11 @@ class Trainer {
   BranchHooks branches_;  // WSD parents and branches: where to start, where to stop
   const torch::Device dev_;
   const std::string ckpt_;
-  const TokenData data_;  // loaded (and checked) before the model takes the GPU
+  // Loaded (and checked) before the model takes the GPU; none for a task
+  // that makes its own sequences (mqar_).
+  const std::optional<TokenData> data_;
+  const evals::MqarShape mqar_;
+  torch::Tensor scored_;  // the task's scored positions on the device, or undefined
   models::Decoder model_;
   AdamW optim_;
   std::unique_ptr<TrainStep> step_;
@@ -134,14 +152,26 @@ void Trainer::setup_step() {
   so.seq_len = seq;
   so.micro_batch = micro_;
   so.cuda_graph = opt_.cuda_graph;
+  if (s_.is_mqar()) {
+    const std::vector<int64_t> q = evals::mqar_query_positions(mqar_);
+    scored_ = torch::tensor(q, torch::kInt64).to(dev_);
+    so.scored = scored_;
+  }
   step_ = std::make_unique<TrainStep>(model_, optim_, dev_, so);
   const uint64_t seed = s_.seed;
-  const TokenData* data = &data_;
-  prefetch_ = std::make_unique<Prefetcher>(
-      [data, batch, seed](int64_t step, int64_t* out) {
-        data->batch_into(Split::Train, batch, seed, step, out);
-      },
-      std::vector<int64_t>{batch, seq + 1}, dev_, at_.step);
+  std::function<void(int64_t, int64_t*)> fill;
+  if (data_) {
+    const TokenData* data = &*data_;
+    fill = [data, batch, seed](int64_t step, int64_t* out) {
+      data->batch_into(Split::Train, batch, seed, step, out);
+    };
+  } else {
+    const evals::MqarShape m = mqar_;
+    fill = [m, batch, seed](int64_t step, int64_t* out) {
+      evals::mqar_batch_into(m, batch, seed, step, out);
+    };
+  }
+  prefetch_ = std::make_unique<Prefetcher>(fill, std::vector<int64_t>{batch, seq + 1}, dev_, at_.step);
   const int64_t log_every =
       opt_.log_every > 0 ? opt_.log_every : std::max<int64_t>(1, s_.steps() / 100);
   hist_ = torch::zeros({log_every, 2}, torch::dtype(torch::kFloat32).device(dev_));
@@ -207,13 +237,21 @@ double Trainer::evaluate() {
   torch::NoGradGuard ng;
   AutocastGuard autocast(dev_.is_cuda());
   const int64_t want = std::max<int64_t>(1, s_.eval_tokens / s_.model.seq_len);
-  const int64_t n = std::min(want, data_.num_validation_windows());
+  // A task's held-out sequences are its fixed validation stream (evals/mqar.h).
+  const int64_t n = data_ ? std::min(want, data_->num_validation_windows()) : want;
   const int64_t seq = s_.model.seq_len;
   torch::Tensor sum = torch::zeros({}, torch::dtype(torch::kFloat64).device(dev_));
   for (int64_t i = 0; i < n; i += micro_) {
     const int64_t c = std::min(micro_, n - i);
-    auto w = data_.validation_windows(i, c).to(dev_);
-    sum += model_->loss(w.narrow(1, 0, seq), w.narrow(1, 1, seq)).to(torch::kFloat64) * c;
+    torch::Tensor w;
+    if (data_) {
+      w = data_->validation_windows(i, c);
+    } else {
+      w = torch::empty({c, seq + 1}, torch::kInt64);
+      evals::mqar_validation_into(mqar_, i, c, w.data_ptr<int64_t>());
+    }
+    w = w.to(dev_);
+    sum += model_->loss(w.narrow(1, 0, seq), w.narrow(1, 1, seq), scored_).to(torch::kFloat64) * c;
   }
   const double v = sum.item<double>() / n;
   eval_s_ += seconds_since(t);

@@ -51,6 +51,10 @@ nlohmann::json to_json(const RunSpec& r) {
     j["branch_of"] = r.branch_of;
     j["branch_step"] = r.branch_step;
   }
+  if (r.task != "lm") {
+    j["task"] = r.task;
+    j["mqar_pairs"] = r.mqar_pairs;
+  }
   return j;
 }
 
@@ -69,6 +73,22 @@ void read(const nlohmann::json& j, const char* key, T& out, bool required = fals
   }
 }
 }  // namespace
+
+void check_mqar(const RunSpec& r) {
+  // Layout (evals/mqar.h): the pairs take 2P tokens, each query and its
+  // answer two more; the vocab holds a padding token, P or more keys and as
+  // many values.
+  const int64_t p = r.mqar_pairs, t = r.model.seq_len, v = r.model.vocab;
+  if (p < 1) throw SpecError("mqar_pairs", "run spec: an mqar run needs mqar_pairs >= 1");
+  if (4 * p > t)
+    throw SpecError("mqar_pairs", "run spec: mqar_pairs " + std::to_string(p) +
+                                      " needs seq_len >= 4 x pairs = " + std::to_string(4 * p) +
+                                      ", got " + std::to_string(t));
+  if ((v - 1) / 2 < p)
+    throw SpecError("vocab", "run spec: mqar_pairs " + std::to_string(p) + " needs vocab >= " +
+                                 std::to_string(2 * p + 1) + " (padding, keys, values), got " +
+                                 std::to_string(v));
+}
 
 RunSpec run_spec_from_json(const nlohmann::json& j) {
   if (!j.is_object()) throw SpecError("spec", "run spec: not a JSON object");
@@ -95,6 +115,11 @@ RunSpec run_spec_from_json(const nlohmann::json& j) {
   read(j, "branches", r.branches);
   read(j, "branch_of", r.branch_of);
   read(j, "branch_step", r.branch_step);
+  read(j, "task", r.task);
+  read(j, "mqar_pairs", r.mqar_pairs);
+  if (r.task != "lm" && r.task != "mqar")
+    throw SpecError("task", "run spec: task '" + r.task + "' is not one of lm, mqar");
+  if (r.is_mqar()) check_mqar(r);
   if (r.decay_shape != "linear" && r.decay_shape != "cosine" && r.decay_shape != "1-sqrt")
     throw SpecError("decay_shape", "run spec: decay_shape '" + r.decay_shape +
                                        "' is not one of linear, cosine, 1-sqrt");
@@ -195,10 +220,18 @@ void append_canonical_json(const RunSpec& r, std::string_view model_descriptor, 
   append_real(out, r.min_lr_ratio);
   out += ",\"model\":";
   append_string(out, model_descriptor);
+  if (r.task != "lm") {
+    out += ",\"mqar_pairs\":";
+    append_int(out, r.mqar_pairs);
+  }
   out += ",\"schedule\":";
   append_string(out, r.schedule);
   out += ",\"seed\":";
   append_int(out, r.seed);
+  if (r.task != "lm") {
+    out += ",\"task\":";
+    append_string(out, r.task);
+  }
   out += ",\"tokens\":";
   append_int(out, r.tokens);
   out += ",\"warmup\":";

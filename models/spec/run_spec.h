@@ -41,12 +41,24 @@ struct RunSpec {
   std::string data = "builtin:kjv";  // "builtin:kjv" or a text file path
   int64_t eval_every = 0;       // steps between held-out evaluations; 0: ~20 per run
   int64_t eval_tokens = 65536;  // held-out tokens per evaluation
+  // What the run learns: "lm" (next-token prediction on `data`), or "mqar"
+  // (multi-query associative recall, evals/mqar.h: synthetic key-value
+  // sequences of mqar_pairs pairs in seq_len tokens over the model's vocab,
+  // scored on the answers only; `data` is then "mqar"). Written to the
+  // canonical JSON only for a task other than lm, so lm run ids do not move.
+  std::string task = "lm";
+  int64_t mqar_pairs = 0;
 
   int64_t batch_size() const { return batch_tokens / model.seq_len; }
   int64_t steps() const;         // ceil(tokens / (batch_size * seq_len))
   int64_t warmup_steps() const;
   int64_t eval_interval() const;
+  bool is_mqar() const { return task == "mqar"; }
 };
+
+// Throws SpecError (field mqar_pairs or vocab) when an mqar run's pairs do
+// not fit its seq_len or vocab.
+void check_mqar(const RunSpec& r);
 
 // Canonical form: keys sorted, the model as its canonical descriptor. Fields
 // added after the first release (decay_shape, branches, branch_of,

@@ -194,6 +194,43 @@ TEST_P(DbTest, TransactionRollsBackUnlessCommitted) {
   EXPECT_EQ(db_->raw().execAndGet("SELECT count(*) FROM sweeps").getInt(), 1);
 }
 
+TEST_P(DbTest, EvalsReplacePerRunAndEval) {
+  db_->insert_runs({make_run("a", 1), make_run("b", 2)});
+  auto row = [](const std::string& run, const std::string& eval, int64_t ctx, double depth, double v) {
+    EvalRow r;
+    r.run_id = run;
+    r.eval = eval;
+    r.variant = eval == "sniah" ? "passkey/repeat" : "";
+    r.context = ctx;
+    r.depth = depth;
+    r.value = v;
+    r.n = 4;
+    return r;
+  };
+  db_->replace_evals("a", "sniah", {row("a", "sniah", 512, 0.5, 0.75), row("a", "sniah", 512, 1, std::nan(""))});
+  db_->replace_evals("a", "mqar", {row("a", "mqar", 64, 0, 0.98)});
+  db_->replace_evals("b", "sniah", {row("b", "sniah", 256, 0, 0.25)});
+  auto all = db_->evals();
+  ASSERT_EQ(all.size(), 4u);
+  EXPECT_EQ(all[0].eval, "mqar");  // by run, then eval
+  EXPECT_DOUBLE_EQ(all[1].value, 0.75);
+  EXPECT_TRUE(std::isnan(all[2].value)) << "NaN is stored explicitly";
+  EXPECT_EQ(all[2].depth, 1.0);
+  // Replacing (a, sniah) leaves (a, mqar) and (b, sniah) alone.
+  db_->replace_evals("a", "sniah", {row("a", "sniah", 1024, 0, 0.5)});
+  all = db_->evals("a");
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[1].context, 1024);
+  EXPECT_EQ(db_->evals("b").size(), 1u);
+  // A row of another run or eval is refused, and nothing of the call is kept.
+  EXPECT_THROW(db_->replace_evals("a", "sniah", {row("a", "sniah", 1, 0, 0), row("b", "sniah", 1, 0, 0)}),
+               std::invalid_argument);
+  EXPECT_EQ(db_->evals("a").size(), 2u);
+  // Two rows of the same point are a constraint error, rolled back.
+  EXPECT_ANY_THROW(db_->replace_evals("b", "sniah", {row("b", "sniah", 1, 0, 0), row("b", "sniah", 1, 0, 0)}));
+  EXPECT_EQ(db_->evals("b").size(), 1u);
+}
+
 INSTANTIATE_TEST_SUITE_P(FileAndMemory, DbTest, ::testing::Values(true, false),
                          [](const auto& info) { return info.param ? "file" : "memory"; });
 
@@ -229,6 +266,32 @@ TEST(DbFile, TwoProcessesNeverClaimTheSameRun) {
   for (const auto& r : runs) {
     EXPECT_EQ(r.status, RunStatus::Running);
     EXPECT_EQ(r.attempts, 1) << r.id << " claimed twice";
+  }
+  fs::remove_all(dir);
+}
+
+TEST(DbFile, MigratesAVersionFourDatabaseToEvals) {
+  const fs::path dir = fs::temp_directory_path() / ("scalelab_db_v4_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string path = (dir / "v4.db").string();
+  {
+    SQLite::Database raw(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    raw.exec("CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (4);");
+    for (int i = 0; i < 4; ++i) raw.exec(migrations()[i]);
+    raw.exec("INSERT INTO sweeps VALUES ('s', 'x'); INSERT INTO runs(id, sweep, arch, spec, params, "
+             "nonembedding_params, tokens, flops, created_at) VALUES ('r', 's', 'softmax', '{}', 1, 1, 1, 1, 'x')");
+  }
+  {
+    Database db(path);
+    EXPECT_EQ(db.schema_version(), 5);
+    EXPECT_TRUE(db.evals().empty());
+    EvalRow e;
+    e.run_id = "r";
+    e.eval = "mqar";
+    e.value = 1;
+    db.replace_evals("r", "mqar", {e});
+    EXPECT_EQ(db.evals().size(), 1u);
+    EXPECT_EQ(db.get_run("r")->status, RunStatus::Pending);
   }
   fs::remove_all(dir);
 }

@@ -79,5 +79,43 @@ TEST(CanonicalJson, IdIsStable) {
   EXPECT_EQ(run_id(sample()), "4c0fde4cb033626a");
 }
 
+TEST(CanonicalJson, MqarTaskFieldsOnlyWhenNotLm) {
+  RunSpec r = sample();
+  EXPECT_EQ(canonical_json(r).find("task"), std::string::npos);
+  r.model = parse_descriptor("softmax:L2:d64:h2:v65:T64");
+  r.task = "mqar";
+  r.mqar_pairs = 8;
+  r.data = "mqar";
+  EXPECT_EQ(canonical_json(r), to_json(r).dump());
+  EXPECT_NE(canonical_json(r).find(R"("task":"mqar")"), std::string::npos);
+  const RunSpec back = run_spec_from_json(to_json(r));
+  EXPECT_EQ(back.task, "mqar");
+  EXPECT_EQ(back.mqar_pairs, 8);
+  EXPECT_EQ(canonical_json(back), canonical_json(r));
+}
+
+TEST(CanonicalJson, MqarPairsMustFit) {
+  RunSpec r = sample();
+  r.model = parse_descriptor("softmax:L2:d64:h2:v65:T64");
+  r.task = "mqar";
+  r.mqar_pairs = 17;  // 4 x 17 > 64
+  try {
+    run_spec_from_json(to_json(r));
+    FAIL() << "17 pairs fit in 64 tokens?";
+  } catch (const SpecError& e) {
+    EXPECT_EQ(e.field, "mqar_pairs");
+  }
+  r.mqar_pairs = 16;
+  r.model.vocab = 32;  // 16 keys + 16 values + padding need 33
+  try {
+    run_spec_from_json(to_json(r));
+    FAIL() << "vocab 32 holds 16 keys, 16 values and padding?";
+  } catch (const SpecError& e) {
+    EXPECT_EQ(e.field, "vocab");
+  }
+  r.task = "lmx";
+  EXPECT_THROW(run_spec_from_json(to_json(r)), SpecError);
+}
+
 }  // namespace
 }  // namespace scalelab::spec

@@ -212,3 +212,43 @@ TEST(Output, HumanUnits) {
   EXPECT_EQ(sw::human_money(3031.2), "$3,031");
   EXPECT_EQ(sw::human_money(19), "$19.00");
 }
+
+TEST(Planner, MqarRowsMakeTheirOwnDataAndRoundTrip) {
+  const sw::Plan p = plan(
+      "name,task,arch,layers,d_model,heads,vocab,seq_len,mqar_pairs,tokens,batch_tokens\n"
+      "recall,mqar,softmax|lightning,2,64,2,129,64,8|16,1M,4096\n"
+      "lm,,softmax,2,64,2,256,64,,1M,4096\n");
+  ASSERT_EQ(p.runs.size(), 5u);
+  EXPECT_EQ(p.runs[0].spec.task, "mqar");
+  EXPECT_EQ(p.runs[0].spec.data, "mqar");
+  EXPECT_EQ(p.runs[1].spec.mqar_pairs, 16);
+  EXPECT_EQ(p.runs[4].spec.task, "lm");
+  EXPECT_EQ(p.runs[4].row.spec_json.find("task"), std::string::npos) << "lm ids do not move";
+  // No data summary line for the task's own sequences; one for the lm row.
+  ASSERT_EQ(p.data.size(), 1u);
+  // The expanded sheet plans the same runs again.
+  std::ostringstream out;
+  sw::write_expanded(out, p, ',');
+  EXPECT_EQ(ids(plan(out.str())), ids(p));
+}
+
+TEST(Planner, MqarCellsAreChecked) {
+  auto errors = [](const std::string& text) {
+    try {
+      plan(text);
+    } catch (const sw::SheetErrors& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const std::string h = "task,arch,layers,d_model,heads,vocab,seq_len,mqar_pairs,tokens,data\n";
+  EXPECT_NE(errors(h + "mqar,softmax,2,64,2,129,64,17,1M,\n").find("s.csv:2:mqar_pairs: run spec: mqar_pairs 17 needs seq_len >= 4 x pairs = 68"),
+            std::string::npos);
+  EXPECT_NE(errors(h + "mqar,softmax,2,64,2,31,64,16,1M,\n").find("s.csv:2:vocab:"), std::string::npos);
+  EXPECT_NE(errors(h + "mqar,softmax,2,64,2,129,64,8,1M,builtin:kjv\n").find("s.csv:2:data: data must be blank for task mqar"),
+            std::string::npos);
+  EXPECT_NE(errors(h + "recall,softmax,2,64,2,129,64,8,1M,\n").find("s.csv:2:task: task must be lm or mqar, got 'recall'"),
+            std::string::npos);
+  EXPECT_NE(errors(h + "lm,softmax,2,64,2,256,64,8,1M,\n").find("s.csv:2:mqar_pairs: mqar_pairs is only for task mqar"),
+            std::string::npos);
+}
