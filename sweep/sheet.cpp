@@ -10,11 +10,22 @@
 
 namespace scalelab::sweep {
 
+namespace {
+// Messages quote cells; whatever a cell holds, one error stays one readable line.
+std::string clipped(const std::string& s) {
+  constexpr size_t kMax = 400;
+  if (s.size() <= kMax) return s;
+  return s.substr(0, kMax) + "... (" + std::to_string(s.size() - kMax) + " more characters)";
+}
+}  // namespace
+
 std::string SheetError::str() const {
-  if (row <= 0) return file + ": " + message;  // about the whole file
+  const std::string m = clipped(message);
+  const std::string col = clipped(column);
+  if (row <= 0) return file + ": " + m;  // about the whole file
   std::string s = file + ":" + std::to_string(row) + ":";
-  if (!column.empty()) s += column + ":";
-  return s + " " + message;
+  if (!col.empty()) s += col + ":";
+  return s + " " + m;
 }
 
 namespace {
