@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "db/db.h"
+#include "db/lineage.h"
 
 namespace scalelab::analysis::testing {
 
@@ -133,7 +134,7 @@ std::vector<RunPoint> insert_wsd_sweep(db::Database& db, const SweepSpec& s) {
     db.insert_runs({sweep_row(pid, s.arch, n, stable_end, {{"branches", budgets}})});
     auto stable = [&](double d) { return 1.08 * s.law.predict(n, d) * std::exp(shared); };
     db.log_metrics(rows(pid, 0, stable_end, step_tokens, stable));
-    db.finish_run(pid, stable(stable_end), "{}");
+    db.finish_run(*db.claim_run(pid, "synthetic"), stable(stable_end), "{}");
     for (double ratio : s.tokens_per_n) {
       RunPoint p;
       p.arch = s.arch;
@@ -152,7 +153,9 @@ std::vector<RunPoint> insert_wsd_sweep(db::Database& db, const SweepSpec& s) {
       db.log_metrics(rows(p.id, start, end, step_tokens, [&](double d) {
         return l0 + (l1 - l0) * (d - start) / std::max(1.0, end - start);
       }));
-      db.finish_run(p.id, p.loss, "{}");
+      // A branch is claimable once its parent recorded the checkpoint it starts from.
+      db::record_branch_point(db, {pid, p.branch_step, static_cast<int64_t>(start), "synthetic.pt", ""});
+      db.finish_run(*db.claim_run(p.id, "synthetic"), p.loss, "{}");
       out.push_back(std::move(p));
     }
   }

@@ -40,9 +40,11 @@ int64_t count(const std::string& path, const std::string& sql) {
 
 // 3 architectures x 40 widths x 12 depths = 1440 runs: planning takes long
 // enough (and writes enough pages) for kills to land inside its transaction.
-void write_sheet(const fs::path& p) {
-  std::ofstream(p) << "name,arch,layers,d_model,heads,vocab,seq_len,tokens,batch_tokens\n"
-                      "grid,softmax|lightning|hgrn2,1..12+1,64..2560+64,1,256,64,1M,2048\n";
+// Each sheet has its own seed, so its own run ids (a run's id is its spec).
+void write_sheet(const fs::path& p, int seed) {
+  std::ofstream(p) << "name,arch,layers,d_model,heads,vocab,seq_len,tokens,batch_tokens,seed\n"
+                      "grid,softmax|lightning|hgrn2,1..12+1,64..2560+64,1,256,64,1M,2048,"
+                   << seed << "\n";
 }
 
 TEST(CrashLoop, KillNineDuringPlanningLosesNothingCommitted) {
@@ -50,7 +52,7 @@ TEST(CrashLoop, KillNineDuringPlanningLosesNothingCommitted) {
   const std::string db = (tmp.path() / "sweep.db").string();
   std::mt19937 rng(19);
   // How long an uninterrupted plan takes here (a sanitizer build is slower).
-  write_sheet(tmp.path() / "first.csv");
+  write_sheet(tmp.path() / "first.csv", 1000);
   const auto t0 = Clock::now();
   const auto first = scalelab::testing::run_cli(tmp.path(), "--db sweep.db plan first.csv");
   const double plan_s = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -61,7 +63,7 @@ TEST(CrashLoop, KillNineDuringPlanningLosesNothingCommitted) {
   std::vector<std::string> committed = {"first"};
   for (int i = 0; i < kKills; ++i) {
     const std::string sweep = "s" + std::to_string(i);
-    write_sheet(tmp.path() / (sweep + ".csv"));
+    write_sheet(tmp.path() / (sweep + ".csv"), i);
     const pid_t pid = scalelab::testing::spawn_cli(
         tmp.path(), {"--db", "sweep.db", "-q", "plan", sweep + ".csv"}, "plan.log");
     ASSERT_GT(pid, 0);

@@ -97,9 +97,10 @@ TEST(SheetErrors, ABadNumberDoesNotHideTheRowsOtherErrors) {
             "s.csv:3:heads: heads (3) must divide d_model (64)\n"
             "s.csv:4:layers: bad number 'two'\n"
             "s.csv:4:heads: heads (3) must divide d_model (64)");
-  // The budget cell itself is bad: nothing more is said about the budget.
+  // A bad shape does not hide a bad budget either.
   EXPECT_EQ(errors_of("arch,heads,d_model,tokens\nsoftmax,3,64,-5\n"),
-            "s.csv:2:tokens: bad number... \n");
+            "s.csv:2:heads: heads (3) must divide d_model (64)\n"
+            "s.csv:2:tokens: token budget gives -5 tokens; it must give at least 1");
 }
 
 // A 50 MB cell once made a 100 MB error message: cells are quoted short.
