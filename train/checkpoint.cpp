@@ -1,6 +1,11 @@
 #include "train/checkpoint.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <stdexcept>
 
@@ -88,7 +93,24 @@ void save_checkpoint(const std::string& path, const CheckpointInfo& info, torch:
   root.write("window_grad_norm_sum", c10::IValue(info.window_grad_norm_sum));
   const std::string tmp = path + ".tmp";
   try {
-    root.save_to(tmp);
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) throw std::runtime_error(std::strerror(errno));
+    int write_errno = 0;
+    // LibTorch's file writer aborts the process when a write comes up short (a
+    // full disk: "enforce fail at inline_container.cc"), so the bytes are
+    // written here and a failure is raised after it returns.
+    root.save_to([&](const void* buf, size_t n) -> size_t {
+      const char* p = static_cast<const char*>(buf);
+      for (size_t done = 0; write_errno == 0 && done < n;) {
+        const ssize_t w = ::write(fd, p + done, n - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) write_errno = w < 0 ? errno : ENOSPC;
+        else done += static_cast<size_t>(w);
+      }
+      return n;
+    });
+    if (::close(fd) != 0 && write_errno == 0) write_errno = errno;
+    if (write_errno != 0) throw std::runtime_error(std::strerror(write_errno));
     seal_checkpoint_file(tmp);  // checksum trailer, fsync
   } catch (const std::exception& e) {
     const std::string note = disk_note(tmp);  // before the partial file frees its space

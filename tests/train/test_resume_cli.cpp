@@ -119,9 +119,9 @@ TEST(ResumeCli, KilledThreeTimesLogsExactlyTheUninterruptedRows) {
               static_cast<long long>(killed_at[2]), x.size());
 }
 
-// --threads is not part of a run's identity, and CPU kernels sum in a
-// thread-dependent order, so 1 and 2 threads differ in the last bits; what the
-// README promises is this tolerance on every logged loss.
+// --threads is not part of a run's identity, and CPU kernels may sum in a
+// thread-dependent order; what the README promises is this tolerance on every
+// logged loss (measured on this run: identical).
 TEST(ResumeCli, ThreadCountChangesLossesOnlyWithinTheStatedTolerance) {
   scalelab::testing::Fixture fx;
   const std::string one = (fx.dir / "one.db").string(), two = (fx.dir / "two.db").string();
