@@ -4,6 +4,7 @@
 // throughput and the failed runs' last error lines. --watch refreshes it.
 // Opens the database read-only; never creates one.
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <signal.h>
 #include <unistd.h>
 
@@ -145,8 +146,8 @@ void print_runs(db::Database& db, const std::string& sweep,
   std::map<std::string, db::Lineage> branches;
   for (db::Lineage& l : db::lineages(db))
     if (!l.parent_id.empty()) branches.emplace(l.id, std::move(l));
-  fmt::print("\n{:<16} {:<9} {:<34} {:>7} {:>7} {:>9} {:>9} {:>8} {:>3}\n", "run", "status", "arch",
-             "params", "tokens", "flops", "loss", "done", "try");
+  fmt::print("\n{:<16} {:<9} {:<34} {:>7} {:>7} {:>9} {:>9} {:>8} {:>3} {:>8} {:>5}\n", "run", "status",
+             "arch", "params", "tokens", "flops", "loss", "done", "try", "tok/s", "mfu");
   for (const auto& r : db.list_runs(f)) {
     auto it = last.find(r.id);
     std::string loss = "-", done = "-";
@@ -155,9 +156,15 @@ void print_runs(db::Database& db, const std::string& sweep,
       loss = fmt::format("{:.4f}", *it->second.train_loss);
     if (it != last.end() && r.tokens > 0)
       done = fmt::format("{:.0f}%", 100.0 * it->second.tokens / r.tokens);
-    fmt::print("{:<16} {:<9} {:<34} {:>7} {:>7} {:>9.2e} {:>9} {:>8} {:>3}\n", r.id,
+    std::string speed = "-", mfu = "-";
+    const auto perf = nlohmann::json::parse(r.perf_json, nullptr, false);
+    if (perf.is_object()) {
+      if (perf.value("tokens_per_s", 0.0) > 0) speed = human(perf["tokens_per_s"].get<double>());
+      if (perf.value("mfu", 0.0) > 0) mfu = fmt::format("{:.0f}%", 100 * perf["mfu"].get<double>());
+    }
+    fmt::print("{:<16} {:<9} {:<34} {:>7} {:>7} {:>9.2e} {:>9} {:>8} {:>3} {:>8} {:>5}\n", r.id,
                db::to_string(r.status), r.arch.substr(0, 34), human(r.params), human(r.tokens),
-               r.flops, loss, done, r.attempts);
+               r.flops, loss, done, r.attempts, speed, mfu);
     if (auto l = branches.find(r.id); l != branches.end() && r.status == db::RunStatus::Pending &&
                                       !db::branch_point(db, l->second.parent_id, l->second.branch_step))
       fmt::print("    WSD branch: waits for run {} to checkpoint step {}\n", l->second.parent_id,

@@ -2,9 +2,10 @@
 // token files, widened to int64 one batch at a time.
 //
 // Memory: the files are mapped (plain mmap), never read in whole, so a run's
-// memory does not grow with the corpus. Touched pages count towards the RSS
-// while mapped; after every ~32 MiB of windows read the mappings' pages are
-// released (madvise DONTNEED; the page cache keeps them), which bounds that too.
+// memory does not grow with the corpus. A corpus of up to 32 MiB of tokens is
+// read through its mapping (it stays mapped); a larger one window by window
+// with pread from the page cache, which costs less than the page fault a
+// random window of a big mapping takes and adds nothing to the RSS.
 //
 // Windows: a split's segments are cut into windows of seq_len + 1 tokens that
 // start seq_len apart (inputs [:-1], targets [1:]); a window never crosses a
@@ -61,7 +62,7 @@ class Dataset {
   };
   struct Maps {
     std::vector<MappedFile> files;
-    std::atomic<int64_t> touched{0};  // bytes read since the pages were last released
+    bool copied = false;  // windows are pread, not read through the mapping (see copy_window)
   };
   static Index make_index(const std::vector<Segment>& segs, int64_t seq_len);
   const Index& index(Split s) const { return s == Split::Train ? train_ : val_; }

@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <fmt/format.h>
 #include <xxhash.h>
 
 #include <algorithm>
@@ -28,7 +29,9 @@ int open_read(const std::string& path) {
 
 struct Fd {
   int fd;
-  ~Fd() { ::close(fd); }
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
 };
 
 // Reads exactly N bytes at OFFSET; false at a short read.
@@ -96,27 +99,31 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
   struct stat st {};
   if (::fstat(f.fd, &st) != 0) throw DataError(os_error("cannot stat", path));
   size_ = st.st_size;
-  if (size_ == 0) return;
-  void* p = ::mmap(nullptr, static_cast<size_t>(size_), PROT_READ, MAP_PRIVATE, f.fd, 0);
-  if (p == MAP_FAILED) throw DataError(os_error("cannot map", path));
-  data_ = static_cast<const uint8_t*>(p);
+  if (size_ > 0) {
+    void* p = ::mmap(nullptr, static_cast<size_t>(size_), PROT_READ, MAP_PRIVATE, f.fd, 0);
+    if (p == MAP_FAILED) throw DataError(os_error("cannot map", path));
+    data_ = static_cast<const uint8_t*>(p);
+  }
+  fd_ = f.fd;
+  f.fd = -1;
 }
 
 MappedFile::~MappedFile() {
   if (data_) ::munmap(const_cast<uint8_t*>(data_), static_cast<size_t>(size_));
+  if (fd_ >= 0) ::close(fd_);
 }
 
 MappedFile::MappedFile(MappedFile&& o) noexcept
-    : path_(std::move(o.path_)), data_(o.data_), size_(o.size_) {
+    : path_(std::move(o.path_)), data_(o.data_), size_(o.size_), fd_(o.fd_) {
   o.data_ = nullptr;
   o.size_ = 0;
+  o.fd_ = -1;
 }
 
-void MappedFile::release_pages() const {
-  // A read-only private mapping that was never written: the next access
-  // faults the page back in from the page cache, so this is safe while other
-  // threads read the mapping.
-  if (data_) ::madvise(const_cast<uint8_t*>(data_), static_cast<size_t>(size_), MADV_DONTNEED);
+void MappedFile::read(void* dst, int64_t n, int64_t offset) const {
+  if (!pread_all(fd_, dst, n, offset))
+    throw DataError(fmt::format("{}: short read of {} bytes at offset {} (truncated since it was checked?)",
+                                path_, n, offset));
 }
 
 int64_t scan_max_token(const std::string& path, int64_t offset, int64_t count, int width) {

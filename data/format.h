@@ -37,7 +37,8 @@ struct ShardHeader {
 // PATH for a missing file, a wrong magic or version, or a truncated file.
 ShardHeader read_shard_header(const std::string& path);
 
-// A whole file mapped read-only (plain mmap, MAP_PRIVATE). Movable, not copyable.
+// A whole file mapped read-only (plain mmap, MAP_PRIVATE), its descriptor kept
+// open for `read`. Movable, not copyable.
 class MappedFile {
  public:
   explicit MappedFile(const std::string& path);
@@ -50,14 +51,17 @@ class MappedFile {
   const uint8_t* data() const { return data_; }
   int64_t size() const { return size_; }
   const std::string& path() const { return path_; }
-  // Drops this process's page-table entries for the mapping (the page cache
-  // keeps the pages), so touched pages stop counting towards the RSS.
-  void release_pages() const;
+  // Copies N bytes at OFFSET into DST with pread: for scattered small reads of
+  // a file much larger than the pages a reader may keep mapped, a copy costs
+  // less than the page fault a mapped read takes (2 vs 9-20 us a window).
+  // Throws DataError naming the file at a short read.
+  void read(void* dst, int64_t n, int64_t offset) const;
 
  private:
   std::string path_;
   const uint8_t* data_ = nullptr;
   int64_t size_ = 0;
+  int fd_ = -1;
 };
 
 // The largest token id in COUNT tokens of WIDTH bytes starting at byte

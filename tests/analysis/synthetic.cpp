@@ -6,6 +6,7 @@
 #include <cmath>
 #include <functional>
 #include <random>
+#include <stdexcept>
 
 #include <nlohmann/json.hpp>
 
@@ -118,6 +119,13 @@ std::vector<db::Metric> rows(const std::string& id, double from, double to, doub
 
 }  // namespace
 
+// Finishes a planned run the way a trainer does: under a lease of its own.
+void finish(db::Database& db, const std::string& id, double loss) {
+  const auto lease = db.claim_run(id, "synthetic");
+  if (!lease) throw std::logic_error("synthetic: run " + id + " is not claimable");
+  db.finish_run(*lease, loss, "{}");
+}
+
 std::vector<RunPoint> insert_wsd_sweep(db::Database& db, const SweepSpec& s) {
   std::mt19937_64 rng(s.seed);
   std::normal_distribution<double> z(0, 1);
@@ -134,7 +142,7 @@ std::vector<RunPoint> insert_wsd_sweep(db::Database& db, const SweepSpec& s) {
     db.insert_runs({sweep_row(pid, s.arch, n, stable_end, {{"branches", budgets}})});
     auto stable = [&](double d) { return 1.08 * s.law.predict(n, d) * std::exp(shared); };
     db.log_metrics(rows(pid, 0, stable_end, step_tokens, stable));
-    db.finish_run(*db.claim_run(pid, "synthetic"), stable(stable_end), "{}");
+    finish(db, pid, stable(stable_end));
     for (double ratio : s.tokens_per_n) {
       RunPoint p;
       p.arch = s.arch;
@@ -153,9 +161,8 @@ std::vector<RunPoint> insert_wsd_sweep(db::Database& db, const SweepSpec& s) {
       db.log_metrics(rows(p.id, start, end, step_tokens, [&](double d) {
         return l0 + (l1 - l0) * (d - start) / std::max(1.0, end - start);
       }));
-      // A branch is claimable once its parent recorded the checkpoint it starts from.
-      db::record_branch_point(db, {pid, p.branch_step, static_cast<int64_t>(start), "synthetic.pt", ""});
-      db.finish_run(*db.claim_run(p.id, "synthetic"), p.loss, "{}");
+      db::record_branch_point(db, {pid, p.branch_step, static_cast<int64_t>(start), "/synthetic/" + p.id, ""});
+      finish(db, p.id, p.loss);
       out.push_back(std::move(p));
     }
   }

@@ -42,11 +42,9 @@ struct Trained {
   std::vector<db::Metric> metrics;
 };
 
-// Claims and trains run ID; STOP_AT > 0 interrupts it after that step.
+// Claims and trains run ID (the trainer records its outcome); STOP_AT > 0 interrupts it after that step.
 Trained train(db::Database& db, const std::string& id, const fs::path& dir, int64_t stop_at = 0) {
-  const std::optional<db::Lease> lease = db.claim_run(id, "w");
-  EXPECT_TRUE(lease) << id;
-  if (!lease) return {};
+  EXPECT_TRUE(db.claim_run(id, "w")) << id;
   train::TrainOptions opt;
   opt.run_dir = (dir / id).string();
   opt.progress = false;
@@ -59,9 +57,7 @@ Trained train(db::Database& db, const std::string& id, const fs::path& dir, int6
     if (step == stop_at) stop = true;
   };
   Trained t;
-  t.res = train::train_run(db, *db.get_run(id), opt);
-  if (t.res.outcome == train::Outcome::Done) db.finish_run(*lease, t.res.final_val_loss, "{}");
-  if (t.res.outcome == train::Outcome::Interrupted) db.release_run(*lease);
+  t.res = train::train_run(db, *db.get_run(id), opt);  // records the outcome under the lease
   t.metrics = db.metrics(id);
   return t;
 }
@@ -156,7 +152,7 @@ TEST(Branches, LineageSurvivesInterruptionAndReopening) {
     const auto next = db.claim_next_run("any worker");
     ASSERT_TRUE(next);
     EXPECT_NE(next->id, late) << "the late branch has no checkpoint to start from yet";
-    db.release_run(db::Lease{next->id, next->lease});
+    db.release_run({next->id, next->lease});
     ASSERT_EQ(train(db, early, fx.dir, 9).res.outcome, train::Outcome::Interrupted);
   }
   {
