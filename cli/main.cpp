@@ -5,6 +5,7 @@
 // exit codes (105, 109, ...) never leak out.
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdio>
 #include <iostream>
@@ -84,6 +85,28 @@ std::string self_path() {
   return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("scalelab");
 }
 
+// Errors quote their input (a cell, a path, a field); a 50 MB cell once made a
+// 100 MB message. Each line and the number of lines stay readable.
+std::string readable(const std::string& what) {
+  constexpr size_t kLine = 1000, kLines = 250;
+  std::string out;
+  size_t lines = 0, start = 0;
+  while (start <= what.size()) {
+    size_t end = what.find('\n', start);
+    if (end == std::string::npos) end = what.size();
+    if (++lines > kLines) {
+      out += "\n... (" + std::to_string(what.size() - start) + " more characters)";
+      break;
+    }
+    if (lines > 1) out += '\n';
+    const size_t n = end - start;
+    out += what.substr(start, std::min(n, kLine));
+    if (n > kLine) out += "... (" + std::to_string(n - kLine) + " more characters)";
+    start = end + 1;
+  }
+  return out;
+}
+
 }  // namespace
 }  // namespace scalelab::cli
 
@@ -122,13 +145,13 @@ int main(int argc, char** argv) {
     std::cerr << "scalelab: error: " << explain_extras(app, e.what()) << "\n";
     return kExitBadInput;
   } catch (const CLI::ParseError& e) {
-    std::cerr << "scalelab: error: " << e.what() << " (scalelab --help)\n";
+    std::cerr << "scalelab: error: " << readable(e.what()) << " (scalelab --help)\n";
     return kExitBadInput;
   } catch (const InputError& e) {
-    std::cerr << "scalelab: error: " << e.what() << "\n";
+    std::cerr << "scalelab: error: " << readable(e.what()) << "\n";
     return kExitBadInput;
   } catch (const std::exception& e) {
-    std::cerr << "scalelab: error: " << without_backtrace(e.what()) << "\n";
+    std::cerr << "scalelab: error: " << readable(without_backtrace(e.what())) << "\n";
     return kExitFailure;
   }
   return ctx.rc;

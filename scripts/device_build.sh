@@ -31,7 +31,7 @@ export PKG_CONFIG_SYSROOT_DIR="$DEPS"
 
 TP="$("$PY" -c 'import torch; print(torch.utils.cmake_prefix_path)')"
 {
-  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
   nvcc --version | tail -2
   "$PY" -c 'import torch; print("torch", torch.__version__)'
 } 2>&1 | tee "$LOG_DIR/device_env.log"

@@ -23,6 +23,10 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 LOG_DIR="${LOG_DIR:-${OUT:-$ROOT/build-gpu/logs}}"
 mkdir -p "$LOG_DIR"
+# A failed step is named and fails the script at the end, after the later
+# steps have written their logs.
+failed=()
+fail() { echo "device_data_check: FAILED: $*" >&2; failed+=("$*"); }
 if [ "${1:-}" != "--prebuilt" ]; then
   ls .debs/libsentencepiece-dev_*.deb .debs/libsentencepiece0_*.deb >/dev/null 2>&1 || {
     echo "device_data_check: .debs/ lacks libsentencepiece0 / libsentencepiece-dev:" >&2
@@ -40,8 +44,8 @@ export SCALELAB_CACHE="$work/cache"
 
 # 1. The data tests (the 1 GiB memory test included) and the trainer's data tests.
 (timeout 120 "$B/tests/data/data_test" && timeout 120 "$B/tests/train/test_train" --gtest_filter='Data*') \
-  > "$LOG_DIR/data_tests.log" 2>&1 && echo "data tests: passed" || echo "data tests: FAILED (data_tests.log)"
-grep -E "^\[  (PASSED|FAILED) " "$LOG_DIR/data_tests.log" || true
+  > "$LOG_DIR/data_tests.log" 2>&1 && echo "data tests: passed" || fail "data tests (data_tests.log)"
+grep -E "^\[  (PASSED|FAILED) " "$LOG_DIR/data_tests.log" || fail "data tests printed no PASSED/FAILED line"
 
 # 2. A generated corpus: ~100 MB of English-like paragraphs in 32 files.
 python3 - "$work/corpus" <<'PY'
@@ -81,8 +85,9 @@ name,arch,layers,d_model,heads,vocab,seq_len,tokens,batch_tokens,lr,warmup,eval_
 shards,softmax|lightning,12,768,12,,1024,1048576,16384,6e-4,8,32,65536,shards:$work/shards_bpe
 CSV
 (cd "$work" && "$S" --db data.db plan gpu_data.csv && "$S" --db data.db run --gpus 0 \
-   && "$S" --db data.db status --runs) 2>&1 | grep -v " step [0-9]*/" | tee "$LOG_DIR/gpu_data_sweep.log" || true
-cp "$work/data.db" "$LOG_DIR/" || true
+   && "$S" --db data.db status --runs) 2>&1 | grep -v " step [0-9]*/" | tee "$LOG_DIR/gpu_data_sweep.log" \
+  || fail "sweep from shards (gpu_data_sweep.log)"
+if [ -f "$work/data.db" ]; then cp "$work/data.db" "$LOG_DIR/"; else fail "no data.db was written"; fi
 
 # 5. Does the loader stall a step? Shards vs. a fixed batch on the GPU.
 status=0
@@ -92,4 +97,8 @@ for cfg in "softmax:L12:d768:h12:v32000:T1024 16" "softmax:L4:d256:h4:v32000:T10
     | tee -a "$LOG_DIR/bench_stall.log" || status=1
 done
 echo "device_data_check: logs in $LOG_DIR; stall check $([ $status = 0 ] && echo PASS || echo FAIL)"
-exit $status
+[ $status = 0 ] || fail "loader stall check (bench_stall.log)"
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "device_data_check: ${#failed[@]} step(s) failed: ${failed[*]}" >&2
+  exit 1
+fi

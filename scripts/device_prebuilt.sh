@@ -6,7 +6,7 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 DIR="${1:-$SCALELAB_ROOT/.devcarry}"
-shift || true
+if [ $# -gt 0 ]; then shift; fi
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(scalelab bench_trainer test_train scalelab_kernels_cuda_tests bench_kernels)
 bash "$SCALELAB_ROOT/scripts/build.sh" $(printf -- '--target %s ' "${targets[@]}") >/dev/null
@@ -20,5 +20,4 @@ done
 for f in "$DIR"/bin/*; do ldd "$f"; done | awk '/=> \// {print $3}' | sort -u |
   grep -Ev 'torch|nvidia|cuda|/libc\.|libm\.|libmvec|libdl\.|libpthread|librt\.|libutil|ld-linux|libstdc\+\+|libgcc_s' |
   while read -r lib; do cp -L "$lib" "$DIR/lib/"; done
-grep -qx '/.devcarry/' "$SCALELAB_ROOT/.gitignore" 2>/dev/null || true
 du -sh "$DIR"

@@ -8,6 +8,10 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 LOG_DIR="${LOG_DIR:-${OUT:-$ROOT/build-gpu/logs}}"
 mkdir -p "$LOG_DIR"
+# Each step that fails is named and makes the script fail at the end, after the
+# later steps have still written their logs.
+failed=()
+fail() { echo "device_smoke: FAILED: $*" >&2; failed+=("$*"); }
 SKIP_TESTS=1 LOG_DIR="$LOG_DIR" bash scripts/device_build.sh scalelab test_train
 export LD_LIBRARY_PATH="/tmp/deps/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export SCALELAB_DATA="$LOG_DIR/kjv.txt"
@@ -22,14 +26,15 @@ for i in range(60000):
     lines.append(' '.join(random.choice(words) if words else 'w%d' % random.randrange(5000) for _ in range(12)))
 open(sys.argv[1], 'w').write('\n'.join(lines) + '\n')
 PY
-timeout 200 ./build-gpu/tests/train/test_train > "$LOG_DIR/test_train.log" 2>&1 || echo "test_train failed: $?"
+timeout 200 ./build-gpu/tests/train/test_train > "$LOG_DIR/test_train.log" 2>&1 || fail "test_train (exit $?)"
 tail -8 "$LOG_DIR/test_train.log"
 work="$(mktemp -d)"
 B="$ROOT/build-gpu/cli/scalelab"
 (cd "$work" && "$B" --db gpu.db plan "$ROOT/configs/gpu_smoke.csv" && "$B" --db gpu.db run --gpus 0 \
-   && "$B" --db gpu.db status --runs) 2>&1 | grep -v " step [0-9]*/" | tee "$LOG_DIR/gpu_smoke.log" || true
-cp "$work/gpu.db" "$LOG_DIR/" || true
-python3 - "$work/gpu.db" <<'PY' | tee "$LOG_DIR/throughput.txt"
+   && "$B" --db gpu.db status --runs) 2>&1 | grep -v " step [0-9]*/" | tee "$LOG_DIR/gpu_smoke.log" \
+  || fail "gpu_smoke.csv sweep (gpu_smoke.log)"
+if [ -f "$work/gpu.db" ]; then cp "$work/gpu.db" "$LOG_DIR/"; else fail "no gpu.db was written"; fi
+[ -f "$work/gpu.db" ] && python3 - "$work/gpu.db" <<'PY' | tee "$LOG_DIR/throughput.txt"
 import sqlite3, sys
 c = sqlite3.connect(sys.argv[1])
 print("arch | params | median tok/s (steps 9-64) | final val loss")
@@ -39,6 +44,11 @@ for arch, params, rid, loss in c.execute("select arch, params, id, final_loss fr
 PY
 if [ -f .peers/bench_peers.py ]; then
   OUT="$LOG_DIR" timeout 150 /opt/torch/.venv/bin/python .peers/bench_peers.py train_eager --steps 30 \
-    > "$LOG_DIR/peer_train_eager.log" 2>&1 || true
+    > "$LOG_DIR/peer_train_eager.log" 2>&1 || fail "peer train_eager (peer_train_eager.log)"
   tail -5 "$LOG_DIR/peer_train_eager.log"
 fi
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "device_smoke: ${#failed[@]} step(s) failed: ${failed[*]}" >&2
+  exit 1
+fi
+echo "device_smoke: every step passed"

@@ -10,7 +10,8 @@ VENV="$CACHE/venv"
 DATA="$CACHE/data"
 DEBS=(cmake ninja-build g++ pkg-config ccache libsqlitecpp-dev libcli11-dev nlohmann-json3-dev
       libeigen3-dev libgtest-dev libgmock-dev libsqlite3-dev libspdlog-dev libfmt-dev
-      libxxhash-dev liblbfgsb-dev libbenchmark-dev bible-kjv libcsv-dev libsentencepiece-dev)
+      libxxhash-dev liblbfgsb-dev libbenchmark-dev bible-kjv libcsv-dev libsentencepiece-dev
+      clang libclang-rt-14-dev)  # clang: the ASan+UBSan build and libFuzzer (scripts/sanitize.sh)
 
 say() { printf 'setup: %s\n' "$*"; }
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -16,7 +16,13 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+// A cell is echoed in full only when short: a 50 MB cell once made a 100 MB
+// error message.
+std::string quoted(std::string_view s) {
+  constexpr size_t kShown = 60;
+  if (s.size() <= kShown) return "'" + std::string(s) + "'";
+  return "'" + std::string(s.substr(0, kShown)) + "...' (" + std::to_string(s.size()) + " characters)";
+}
 
 // A number as written: value = (neg ? -1 : 1) * digits * 10^exp. Keeping the
 // decimal digits lets integers with suffixes (1.5k) be converted exactly.

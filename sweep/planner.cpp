@@ -158,11 +158,37 @@ void Planner::plan_row(const SheetRow& row, Merged& defaults) {
     }
     return;
   }
-  bool ok = parse(m, p);
-  ok = check_budget(row, m) && ok;
+  const bool parsed = parse(m, p);
+  bool ok = check_budget(row, m);
   std::vector<Axis> axes;
   ok = make_axes(p, m, axes) && ok;
   if (!ok) return;
+  if (!parsed) {
+    // A bad cell must not hide the row's other errors (an unknown architecture,
+    // heads that do not divide d_model): expand the row without its bad cells,
+    // for errors only (the plan is refused anyway), muting what they caused.
+    std::set<std::string> bad;
+    bool bad_budget = false;
+    for (size_t c = 0; c < kNumCols; ++c)
+      if (m[c] && !p[c] && column(static_cast<Col>(c)).role != ColRole::Output) {
+        bad.insert(name_of(static_cast<Col>(c)));
+        bad_budget = bad_budget || is_budget(static_cast<Col>(c));
+      }
+    // Without its budget a run has no tokens to check anything against.
+    if (bad_budget) return;
+    double total = 1;
+    for (const Axis& a : axes) total *= static_cast<double>(a.n);
+    if (total <= static_cast<double>(kMaxRowRuns)) {
+      const size_t keep = plan_.runs.size();
+      errors_.mute(std::move(bad));
+      expand(row, p, axes);
+      errors_.mute({});
+      plan_.runs.erase(plan_.runs.begin() + static_cast<std::ptrdiff_t>(keep), plan_.runs.end());
+      if (run_models_.size() > keep)
+        run_models_.erase(run_models_.begin() + static_cast<std::ptrdiff_t>(keep), run_models_.end());
+    }
+    return;
+  }
   double total = 1;
   for (const Axis& a : axes) total *= static_cast<double>(a.n);
   if (total > static_cast<double>(kMaxRowRuns)) {

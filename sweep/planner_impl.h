@@ -38,11 +38,15 @@ class ErrorSink {
  public:
   ErrorSink(std::string file, size_t limit) : file_(std::move(file)), limit_(limit) {}
   void add(int row, const std::string& column, const std::string& msg) {
+    if (muted_.count(column)) return;
     if (!seen_.insert({row, column, msg}).second) return;
     if (errors_.size() < limit_) errors_.push_back({file_, row, column, msg});
     else ++dropped_;
   }
   bool empty() const { return errors_.empty(); }
+  // While a row with bad cells is expanded for its other errors, the columns
+  // already reported (and what follows from them) say nothing more.
+  void mute(std::set<std::string> columns) { muted_ = std::move(columns); }
   [[noreturn]] void raise() {
     std::stable_sort(errors_.begin(), errors_.end(),
                      [](const SheetError& a, const SheetError& b) { return a.row < b.row; });
@@ -55,6 +59,7 @@ class ErrorSink {
   std::string file_;
   size_t limit_, dropped_ = 0;
   std::set<std::tuple<int, std::string, std::string>> seen_;
+  std::set<std::string> muted_;
   std::vector<SheetError> errors_;
 };
 

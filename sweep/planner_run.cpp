@@ -162,6 +162,11 @@ void Planner::add_run(const SheetRow& row, const Current& cur) {
                                        ? std::optional<int64_t>(ds->layout->vocab) : std::nullopt);
   if (mi.error) {
     errors_.add(row.line, column_for_field(mi.error->field), mi.error->what());
+    // A bad model must not hide a bad budget where the budget needs no model.
+    if (cur[idx(Col::Tokens)] && !(cur[idx(Col::Tokens)]->i >= 1))
+      errors_.add(row.line, name_of(Col::Tokens),
+                  fmt::format("token budget gives {} tokens; it must give at least 1",
+                              cur[idx(Col::Tokens)]->i));
     return;
   }
   std::optional<int64_t> tokens = budget_tokens(cur, mi, row.line);

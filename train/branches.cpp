@@ -27,7 +27,7 @@ std::string BranchHooks::point_path(const std::string& run_dir, int64_t step) {
 std::optional<CheckpointInfo> BranchHooks::load_start(const std::string& own_ckpt,
                                                       torch::nn::Module& model, AdamW& opt) {
   if (auto own = load_checkpoint(own_ckpt, run_.id, model, opt)) {
-    started_from_ = own_ckpt;
+    started_from_ = own->loaded_from;
     return own;
   }
   if (spec_.branch_of.empty()) return std::nullopt;

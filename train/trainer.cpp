@@ -291,6 +291,7 @@ void Trainer::write_perf() {
   p["accumulation"] = (s_.batch_size() + micro_ - 1) / micro_;
   p["cuda_graph"] = step_ && step_->graphed();
   if (step_ && !step_->capture_error().empty()) p["cuda_graph_error"] = step_->capture_error();
+  if (!at_.fallback_reason.empty()) p["checkpoint_fallback"] = at_.fallback_reason;
   res_.perf_json = p.dump();
   out_.perf(res_.perf_json);
 }
@@ -299,6 +300,9 @@ TrainResult Trainer::train() {
   std::filesystem::create_directories(opt_.run_dir);
   at_ = CheckpointInfo{run_.id, 0, 0, 0.0};
   if (auto c = branches_.load_start(ckpt_, *model_, optim_)) at_ = *c;
+  // Said always, not only with progress output: the run lost the steps since
+  // the previous checkpoint and redoes them (the same batches, so the same losses).
+  if (!at_.fallback_reason.empty()) fmt::print(stderr, "[{}] warning: {}\n", run_.id, at_.fallback_reason);
   res_.env_json = environment_json(dev_, s_).dump();
 #if SCALELAB_HAVE_CUDA
   // Every step runs on one non-default stream: CUDA graphs are captured on it.

@@ -176,6 +176,22 @@ void require_min(const char* field, int value, int min, const char* note = "") {
                                ", got " + std::to_string(value));
 }
 
+// Far beyond any model trained (the deepest have ~10^2 layers, the widest
+// ~2*10^4 channels, vocabularies ~10^6): a larger value is a typo. The bounds
+// keep every parameter and FLOP count inside int64 (layers x width^2 < 2^57),
+// and a descriptor costs O(layers) to count.
+constexpr int kMaxLayers = 10000;
+constexpr int kMaxWidth = 1 << 20;    // d_model
+constexpr int kMaxFfn = 1 << 22;
+constexpr int kMaxVocab = 1 << 24;
+constexpr int kMaxSeqLen = 1 << 24;
+
+void require_max(const char* field, int value, int max) {
+  if (value > max)
+    throw SpecError(field, std::string(field) + " must be <= " + std::to_string(max) + ", got " +
+                               std::to_string(value));
+}
+
 void check_shapes(const ModelSpec& s) {
   require_min("d_model", s.d_model, 1);
   require_min("heads", s.n_heads, 1);
@@ -183,6 +199,11 @@ void check_shapes(const ModelSpec& s) {
   require_min("ffn", s.d_ffn, 0, " (0 = 8/3 d_model rounded up to 64)");
   require_min("vocab", s.vocab, 1);
   require_min("seq_len", s.seq_len, 1);
+  require_max("d_model", s.d_model, kMaxWidth);
+  require_max("heads", s.n_heads, s.d_model);
+  require_max("ffn", s.d_ffn, kMaxFfn);
+  require_max("vocab", s.vocab, kMaxVocab);
+  require_max("seq_len", s.seq_len, kMaxSeqLen);
   if (s.n_heads % s.kv_heads() != 0)
     throw SpecError("kv_heads", "kv_heads (" + std::to_string(s.kv_heads()) +
                                     ") must divide heads (" + std::to_string(s.n_heads) + ")");
@@ -249,6 +270,7 @@ void resolve_mixer_fields(ModelSpec& s) {
 
 void resolve(ModelSpec& spec) {
   require_min("layers", spec.n_layers, 1);
+  require_max("layers", spec.n_layers, kMaxLayers);
   std::string arch;
   for (char c : spec.arch)
     if (!std::isspace(static_cast<unsigned char>(c))) arch += c;

@@ -1,5 +1,6 @@
 // `scalelab fit` and `scalelab report` as a user runs them.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -21,7 +22,7 @@ using Ran = scalelab::testing::CliResult;
 Ran run(const std::string& args) { return scalelab::testing::run_cli(fs::current_path(), args); }
 
 fs::path temp_dir(const char* name) {
-  const fs::path d = fs::temp_directory_path() / name;
+  const fs::path d = fs::temp_directory_path() / (std::string(name) + "_" + std::to_string(::getpid()));
   fs::remove_all(d);
   fs::create_directories(d);
   return d;

@@ -1,5 +1,6 @@
 // Inputs of the fits: the database, points files, and degenerate data.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
@@ -14,7 +15,7 @@ namespace scalelab::analysis {
 namespace {
 
 std::string write_temp(const std::string& name, const std::string& text) {
-  const auto p = std::filesystem::temp_directory_path() / ("scalelab_analysis_" + name);
+  const auto p = std::filesystem::temp_directory_path() / ("scalelab_analysis_" + std::to_string(::getpid()) + "_" + name);
   std::ofstream(p) << text;
   return p.string();
 }

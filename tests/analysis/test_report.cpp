@@ -1,5 +1,6 @@
 // The report from a small temporary database of synthetic runs and metrics.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -41,7 +42,7 @@ std::vector<RunPoint> two_arch_sweep() {
 }
 
 TEST(Report, WritesSelfContainedHtmlAndExports) {
-  const fs::path dir = fs::temp_directory_path() / "scalelab_report_test";
+  const fs::path dir = fs::temp_directory_path() / ("scalelab_report_test_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   const std::string dbpath = (dir / "sweep.db").string();
   fs::create_directories(dir);

@@ -257,7 +257,8 @@ TEST(DbFile, TwoProcessesNeverClaimTheSameRun) {
   }
   for (pid_t k : kids) {
     int st = 0;
-    waitpid(k, &st, 0);
+    ASSERT_EQ(waitpid(k, &st, 0), k);
+    ASSERT_TRUE(WIFEXITED(st)) << "claimer killed by signal " << WTERMSIG(st);
     EXPECT_EQ(WEXITSTATUS(st), 0);
   }
   Database db(path);

@@ -82,3 +82,32 @@ TEST(SheetErrors, ManyErrorsAreCappedAndCounted) {
   EXPECT_EQ(e.find("'x200'"), std::string::npos);
   EXPECT_EQ(e.substr(e.rfind('\n') + 1), "s.csv: 50 more errors not shown");
 }
+
+// A bad number used to end the row's checks: its unknown architecture and
+// its shape errors went unreported until the number was fixed (issue 19).
+TEST(SheetErrors, ABadNumberDoesNotHideTheRowsOtherErrors) {
+  EXPECT_EQ(errors_of("name,arch,layers,d_model,heads,tokens,lr\n"
+                      "a,transformer,2,64,4,1M,fast\n"
+                      "b,softmax,2,64,3,1M,fast\n"
+                      "c,softmax,two,64,3,1M,1e-3\n"),
+            "s.csv:2:lr: bad number 'fast'\n"
+            "s.csv:2:arch: unknown mixer 'transformer' (expected softmax, lightning, hgrn2, "
+            "mamba2, swa, gdn or hybrid(A,B@pattern))\n"
+            "s.csv:3:lr: bad number 'fast'\n"
+            "s.csv:3:heads: heads (3) must divide d_model (64)\n"
+            "s.csv:4:layers: bad number 'two'\n"
+            "s.csv:4:heads: heads (3) must divide d_model (64)");
+  // A bad shape does not hide a bad budget either.
+  EXPECT_EQ(errors_of("arch,heads,d_model,tokens\nsoftmax,3,64,-5\n"),
+            "s.csv:2:heads: heads (3) must divide d_model (64)\n"
+            "s.csv:2:tokens: token budget gives -5 tokens; it must give at least 1");
+}
+
+// A 50 MB cell once made a 100 MB error message: cells are quoted short.
+TEST(SheetErrors, LongCellsAreQuotedShort) {
+  const std::string cell(50 << 20, '7');
+  const std::string e = errors_of("arch,layers,tokens\nsoftmax,x" + cell + ",1M\n");
+  EXPECT_LT(e.size(), 600u) << e.substr(0, 600);
+  EXPECT_NE(e.find("s.csv:2:layers: bad number 'x7777"), std::string::npos) << e.substr(0, 600);
+  EXPECT_NE(e.find("(52428801 characters)"), std::string::npos) << e.substr(0, 600);
+}
