@@ -26,12 +26,17 @@
 
 namespace scalelab::train {
 
+class GradSync;  // train/distributed.h
+
 struct StepOptions {
   int64_t batch = 1;        // sequences per optimiser step
   int64_t seq_len = 1;      // tokens per sequence (input() holds seq_len + 1)
   int64_t micro_batch = 0;  // sequences per forward; 0: the whole batch
   bool cuda_graph = true;   // capture and replay the step on a GPU
   int warmup_steps = 2;     // eager steps before capture (lazy init: cuBLAS, tables)
+  // Data parallel: averages the last micro-batch's gradients and the loss over
+  // the process group before the clip and the update (nullptr: one process).
+  GradSync* grad_sync = nullptr;
 };
 
 class TrainStep {
