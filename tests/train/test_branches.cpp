@@ -44,7 +44,8 @@ struct Trained {
 
 // Claims and trains run ID; STOP_AT > 0 interrupts it after that step.
 Trained train(db::Database& db, const std::string& id, const fs::path& dir, int64_t stop_at = 0) {
-  EXPECT_TRUE(db.claim_run(id, "w")) << id;
+  const auto lease = db.claim_run(id, "w");
+  EXPECT_TRUE(lease) << id;
   train::TrainOptions opt;
   opt.run_dir = (dir / id).string();
   opt.progress = false;
@@ -58,8 +59,8 @@ Trained train(db::Database& db, const std::string& id, const fs::path& dir, int6
   };
   Trained t;
   t.res = train::train_run(db, *db.get_run(id), opt);
-  if (t.res.outcome == train::Outcome::Done) db.finish_run(id, t.res.final_val_loss, "{}");
-  if (t.res.outcome == train::Outcome::Interrupted) db.release_run(id);
+  if (t.res.outcome == train::Outcome::Done) db.finish_run(*lease, t.res.final_val_loss, "{}");
+  if (t.res.outcome == train::Outcome::Interrupted) db.release_run(*lease);
   t.metrics = db.metrics(id);
   return t;
 }
@@ -154,7 +155,7 @@ TEST(Branches, LineageSurvivesInterruptionAndReopening) {
     const auto next = db.claim_next_run("any worker");
     ASSERT_TRUE(next);
     EXPECT_NE(next->id, late) << "the late branch has no checkpoint to start from yet";
-    db.release_run(next->id);
+    db.release_run({next->id, next->lease});
     ASSERT_EQ(train(db, early, fx.dir, 9).res.outcome, train::Outcome::Interrupted);
   }
   {
