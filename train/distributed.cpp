@@ -140,6 +140,11 @@ std::unique_ptr<ProcessGroup> ProcessGroup::join(const DistEnv& env, const torch
 
 ProcessGroup::~ProcessGroup() = default;
 
+void ProcessGroup::shutdown() {
+  impl_->data->shutdown();
+  impl_->control->shutdown();
+}
+
 void ProcessGroup::broadcast(std::vector<torch::Tensor> tensors) {
   torch::NoGradGuard ng;
   // One tensor a call: NCCL's broadcast takes exactly one.

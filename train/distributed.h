@@ -76,6 +76,9 @@ class ProcessGroup {
   uint32_t any(uint32_t flags);
   // Every rank reaches this before any goes on.
   void barrier() { any(0); }
+  // The orderly end (every rank, nothing in flight): NCCL's communicators
+  // are released rather than leaked at exit.
+  void shutdown();
 
  private:
   ProcessGroup() = default;

@@ -313,13 +313,16 @@ TrainResult Trainer::train() {
   std::filesystem::create_directories(opt_.run_dir);
   at_ = CheckpointInfo{run_.id, 0, 0, 0.0};
   if (auto c = branches_.load_start(ckpt_, *model_, optim_)) at_ = *c;
-  if (pg_) join_data_parallel();
   res_.env_json = environment_json(dev_, s_).dump();
 #if SCALELAB_HAVE_CUDA
   // Every step runs on one non-default stream: CUDA graphs are captured on it.
   std::optional<c10::cuda::CUDAStreamGuard> stream;
   if (dev_.is_cuda()) stream.emplace(c10::cuda::getStreamFromPool(false, dev_.index()));
 #endif
+  // After the stream is set: GradSync makes the parameters' gradient
+  // accumulators, and autograd runs each on the stream current when it was
+  // made (the legacy stream, before, made every graph capture fail).
+  if (pg_) join_data_parallel();
   setup_step();
   const int64_t steps = branches_.last_step(), step_tokens = s_.batch_size() * s_.model.seq_len;
   const int64_t log_every = hist_.size(0);
@@ -343,6 +346,7 @@ TrainResult Trainer::train() {
     if (stopping) {
       save();
       write_perf();
+      if (pg_) pg_->shutdown();
       res_.outcome = Outcome::Interrupted;
       res_.steps_done = at_.step;
       return res_;
@@ -387,7 +391,10 @@ TrainResult Trainer::train() {
     std::filesystem::remove(ckpt_);
   }
   write_perf();
-  if (pg_) pg_->barrier();
+  if (pg_) {
+    pg_->barrier();
+    pg_->shutdown();
+  }
   res_.outcome = Outcome::Done;
   res_.steps_done = steps;
   res_.tokens_per_s = nlohmann::json::parse(res_.perf_json).value("tokens_per_s", 0.0);
