@@ -133,7 +133,7 @@ std::vector<RunPoint> insert_wsd_sweep(db::Database& db, const SweepSpec& s) {
     db.insert_runs({sweep_row(pid, s.arch, n, stable_end, {{"branches", budgets}})});
     auto stable = [&](double d) { return 1.08 * s.law.predict(n, d) * std::exp(shared); };
     db.log_metrics(rows(pid, 0, stable_end, step_tokens, stable));
-    db.finish_run(pid, stable(stable_end), "{}");
+    db.finish_run(*db.claim_run(pid, "synthetic"), stable(stable_end), "{}");
     for (double ratio : s.tokens_per_n) {
       RunPoint p;
       p.arch = s.arch;
@@ -152,7 +152,7 @@ std::vector<RunPoint> insert_wsd_sweep(db::Database& db, const SweepSpec& s) {
       db.log_metrics(rows(p.id, start, end, step_tokens, [&](double d) {
         return l0 + (l1 - l0) * (d - start) / std::max(1.0, end - start);
       }));
-      db.finish_run(p.id, p.loss, "{}");
+      db.finish_run(*db.claim_run(p.id, "synthetic"), p.loss, "{}");
       out.push_back(std::move(p));
     }
   }
