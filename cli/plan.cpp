@@ -118,6 +118,7 @@ void run_plan(const PlanArgs& a, Context& ctx) {
   if (!(a.hw.mfu > 0 && a.hw.mfu <= 1)) throw InputError("--mfu must be in (0, 1]");
   if (!(a.hw.peak_flops > 0)) throw InputError("--gpu-peak-flops must be positive");
   if (!(a.hw.gpu_hour_price >= 0)) throw InputError("--gpu-hour-price must be >= 0");
+  if (a.hw.gpus_per_run < 1) throw InputError("--gpus-per-run must be at least 1");
   sweep::PlanOptions opts;
   opts.sweep = a.sweep;
   opts.hw = a.hw;
@@ -129,6 +130,11 @@ void run_plan(const PlanArgs& a, Context& ctx) {
     throw InputError(fmt::format("{} has {} error{}:\n{}", a.sheet, e.errors().size(),
                                  e.errors().size() == 1 ? "" : "s", e.what()));
   }
+  for (const auto& r : plan.runs)
+    if (!r.cost.splits)
+      throw InputError(fmt::format("run {} ({}): its batch of {} sequences does not split over "
+                                   "--gpus-per-run {}", r.row.name, r.row.id, r.spec.batch_size(),
+                                   a.hw.gpus_per_run));
   const sweep::Budget b = sweep::budget(plan);
   if (!a.out.empty()) write_out(a, plan);
   // csv/json keep stdout machine-readable; the human summary goes to stderr.
@@ -169,6 +175,9 @@ void add_plan(CLI::App& app, Context& ctx) {
       ->capture_default_str();
   sub->add_option("--micro-batch-tokens", a->hw.micro_batch_tokens,
                   "tokens per forward for the memory estimate (0: the largest that fits)")
+      ->capture_default_str();
+  sub->add_option("--gpus-per-run", a->hw.gpus_per_run,
+                  "GPUs each run trains data-parallel on: memory, micro-batch and tokens per GPU")
       ->capture_default_str();
   sub->add_flag("--prune", a->prune, "cancel pending runs whose rows left the sheet");
   sub->footer(std::string(kFooter) + columns_help());

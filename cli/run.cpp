@@ -40,6 +40,11 @@ void add_options(CLI::App* sub, RunArgs& a) {
                   "runs sharing one GPU while their memory estimates fit")->capture_default_str();
   sub->add_option("--gpu-memory", a.gpu_memory_gb,
                   "GB per GPU for packing (default: what nvidia-smi reports)")->delimiter(',');
+  sub->add_option("--data-parallel-above", o.data_parallel_above,
+                  "a run whose memory estimate exceeds this fraction of a GPU trains data-parallel "
+                  "on the idle GPUs of --gpus (0: never)")->capture_default_str();
+  sub->add_option("--data-parallel-gpus", o.data_parallel_gpus,
+                  "most GPUs one data-parallel run takes (0: all of --gpus)")->capture_default_str();
   sub->add_option("--threads", o.threads_per_worker, "torch threads per CPU run (0: auto)");
   sub->add_option("--runs-dir", o.runs_root, "folder for checkpoints, logs and weights (shared "
                   "storage with --backend slurm)")->capture_default_str();

@@ -60,7 +60,12 @@ MemoryEstimate training_memory(const spec::ModelSpec& model, int64_t params,
 
 RunCost account(const spec::RunSpec& run, int64_t params, double train_flops, const Hardware& hw) {
   RunCost c;
-  const int64_t seq = run.model.seq_len, batch = std::max<int64_t>(run.batch_size(), 1);
+  const int64_t seq = run.model.seq_len, global = std::max<int64_t>(run.batch_size(), 1);
+  c.gpus = std::max(1, hw.gpus_per_run);
+  c.splits = global % c.gpus == 0;
+  const int64_t batch = std::max<int64_t>(1, global / c.gpus);
+  c.batch_per_gpu = batch;
+  c.tokens_per_gpu = run.tokens / c.gpus;
   const double act = activation_bytes_per_token(run.model);
   int64_t micro = batch;
   if (hw.micro_batch_tokens > 0) {
@@ -74,6 +79,7 @@ RunCost account(const spec::RunSpec& run, int64_t params, double train_flops, co
   c.memory = memory_of(run.model, act, params, micro * seq);
   c.gpu_hours = train_flops / (hw.mfu * hw.peak_flops) / 3600.0;
   c.cost = c.gpu_hours * hw.gpu_hour_price;
+  c.wall_hours = c.gpu_hours / c.gpus;
   c.fits = c.memory.total() <= hw.gpu_memory;
   return c;
 }

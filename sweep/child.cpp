@@ -51,7 +51,7 @@ std::string describe_exit(int st) {
 namespace detail {
 
 pid_t spawn(const std::vector<std::string>& args, const std::string& log_path,
-            const std::string& gpu) {
+            const std::string& gpu, const std::vector<std::string>& env) {
   std::vector<std::string> a = args;
   std::vector<char*> argv;
   for (auto& s : a) argv.push_back(s.data());
@@ -60,6 +60,7 @@ pid_t spawn(const std::vector<std::string>& args, const std::string& log_path,
   for (char** e = environ; *e; ++e)
     if (gpu.empty() || std::strncmp(*e, "CUDA_VISIBLE_DEVICES=", 21) != 0) env_store.push_back(*e);
   if (!gpu.empty()) env_store.push_back("CUDA_VISIBLE_DEVICES=" + gpu);
+  env_store.insert(env_store.end(), env.begin(), env.end());
   std::vector<char*> envp;
   for (auto& e : env_store) envp.push_back(e.data());
   envp.push_back(nullptr);

@@ -9,6 +9,16 @@
 // memory. Each child's output goes to RUNS_ROOT/<run id>/train.log and is
 // echoed here.
 //
+// Data parallel: with two or more GPUs, a run whose memory estimate exceeds
+// data_parallel_above x a GPU's memory (it could share a GPU with nothing
+// much anyway) trains on several idle GPUs at once, one process per GPU
+// (torchrun's RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT;
+// CUDA_VISIBLE_DEVICES lists the run's GPUs): as many as are idle, up to
+// data_parallel_gpus, that divide its batch; with fewer than two idle it
+// trains on one GPU like any run. Rank 0 holds the lease and records the run
+// (train.log; rank k logs to train.rank<k>.log); a rank that dies takes the
+// others down and fails the run with its exit status and last lines.
+//
 // Every claim is a lease with a fencing token (db/db.h): the child attaches
 // to it and every heartbeat, metric and result carries it, so a child whose
 // run was claimed again (its lease expired) cannot write anything more.
@@ -55,6 +65,8 @@ struct SchedulerOptions {
   std::vector<std::string> gpus;     // CUDA device ids
   int runs_per_gpu = 1;              // runs sharing one GPU, memory permitting
   std::vector<double> gpu_memory;    // bytes of each GPU in `gpus`
+  double data_parallel_above = 0.5;  // fraction of a GPU's memory; 0: never data parallel
+  int data_parallel_gpus = 0;        // most GPUs per data-parallel run; 0: all of `gpus`
   int threads_per_worker = 0;        // torch intra-op threads per child; 0: cores / slots
   double heartbeat_s = 10;           // children's heartbeat interval
   double stale_after_s = 600;        // a running run with an older heartbeat is reclaimed
@@ -82,6 +94,16 @@ SchedulerSummary run_scheduler(const SchedulerOptions& opt);
 // --stale-after must exceed 3 heartbeat intervals, and so on; throws
 // std::invalid_argument naming the option.
 void check_options(const SchedulerOptions& opt);
+
+// The data-parallel rule above, for GPUS (each one's memory and runs on it
+// now): the idle GPUs, FIRST first, that a run of MEMORY bytes (the planner's
+// estimate) and BATCH sequences trains on; fewer than two: not data parallel.
+struct GpuLoad {
+  double capacity = 0;  // bytes; 0: unknown
+  int runs = 0;
+};
+std::vector<int> data_parallel_group(const std::vector<GpuLoad>& gpus, int first, double memory,
+                                     int64_t batch, double above, int most_gpus);
 
 // Describes a wait() status: "exit code 1", "killed by signal 9 (SIGKILL; out of memory?)".
 std::string describe_exit(int wait_status);

@@ -2,6 +2,8 @@
 
 #include <ATen/autocast_mode.h>
 
+#include "train/distributed.h"
+
 #if SCALELAB_HAVE_CUDA
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/cuda/CUDACachingAllocator.h>
@@ -51,11 +53,13 @@ void TrainStep::body() {
       auto w = input_.narrow(0, i, n);
       auto loss = model_->loss(w.narrow(1, 0, o_.seq_len), w.narrow(1, 1, o_.seq_len), o_.scored);
       const double share = static_cast<double>(n) / o_.batch;
+      if (o_.grad_sync && i + n == o_.batch) o_.grad_sync->arm();
       (loss * share).backward();
       auto part = loss.detach() * share;
       loss_sum = loss_sum.defined() ? loss_sum + part : part;
     }
   }
+  if (o_.grad_sync) o_.grad_sync->finish(loss_sum);
   opt_.step();
   torch::NoGradGuard no_grad;
   stats_.select(0, 0).copy_(loss_sum);

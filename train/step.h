@@ -26,6 +26,8 @@
 
 namespace scalelab::train {
 
+class GradSync;  // train/distributed.h
+
 struct StepOptions {
   int64_t batch = 1;        // sequences per optimiser step
   int64_t seq_len = 1;      // tokens per sequence (input() holds seq_len + 1)
@@ -34,6 +36,9 @@ struct StepOptions {
   int warmup_steps = 2;     // eager steps before capture (lazy init: cuBLAS, tables)
   torch::Tensor scored;     // [P] int64 on the device: the only positions the loss
                             // counts (a task's answers); undefined: all
+  // Data parallel: averages the last micro-batch's gradients and the loss over
+  // the process group before the clip and the update (nullptr: one process).
+  GradSync* grad_sync = nullptr;
 };
 
 class TrainStep {

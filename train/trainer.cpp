@@ -33,9 +33,13 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-torch::Device pick_device(const std::string& want) {
-  if (want == "auto") return torch::cuda::is_available() ? torch::Device("cuda:0") : torch::kCPU;
+// A data-parallel rank takes the GPU of its LOCAL_RANK.
+torch::Device pick_device(const std::string& want, const DistEnv& dist) {
+  const int index = dist.active ? dist.local_rank : 0;
+  if (want == "auto")
+    return torch::cuda::is_available() ? torch::Device(torch::kCUDA, index) : torch::kCPU;
   torch::Device d(want);
+  if (d.is_cuda() && !d.has_index()) d = torch::Device(torch::kCUDA, index);
   if (d.is_cuda() && !torch::cuda::is_available())
     throw std::runtime_error("train: device '" + want + "' asked for, but no CUDA GPU is visible");
   return d;
@@ -95,10 +99,11 @@ class Trainer {
         opt_(opt),
         s_(spec::run_spec_from_json(nlohmann::json::parse(run.spec_json))),
         branches_(out.database(), run, s_, opt.run_dir),
-        dev_(pick_device(opt.device)),
+        dev_(pick_device(opt.device, opt.dist)),
         ckpt_(opt.run_dir + "/checkpoint.pt"),
         data_(load_data(s_)),
         mqar_(mqar_shape(s_)),
+        pg_(opt.dist.active ? ProcessGroup::join(opt.dist, dev_, opt.dist_timeout) : nullptr),
         model_(build_model(s_, dev_)),
         optim_(make_optimizer(*model_, s_)) {}
 
@@ -111,6 +116,12 @@ class Trainer {
   double evaluate();
   void save();
   void write_perf();
+  void join_data_parallel();
+  // Stop and checkpoint decisions every rank takes at the same step: any
+  // rank's stop request, rank 0's checkpoint clock.
+  void agree(bool& stopping, bool& ckpt_due);
+  bool lead() const { return !pg_ || pg_->rank() == 0; }
+  int world() const { return pg_ ? pg_->world() : 1; }
 
   Reporter& out_;
   const db::Run& run_;
@@ -124,8 +135,10 @@ class Trainer {
   const std::optional<TokenData> data_;
   const evals::MqarShape mqar_;
   torch::Tensor scored_;  // the task's scored positions on the device, or undefined
+  std::unique_ptr<ProcessGroup> pg_;  // data parallel, else null
   models::Decoder model_;
   AdamW optim_;
+  std::unique_ptr<GradSync> sync_;
   std::unique_ptr<TrainStep> step_;
   std::unique_ptr<Prefetcher> prefetch_;
   CheckpointInfo at_;
@@ -143,12 +156,26 @@ class Trainer {
   std::vector<double> interval_tps_;
 };
 
+void Trainer::join_data_parallel() {
+  const int64_t batch = s_.batch_size();
+  if (batch % pg_->world() != 0)
+    throw std::runtime_error(fmt::format(
+        "data parallel: the batch of {} sequences does not split evenly over {} processes", batch,
+        pg_->world()));
+  // Same seed, same weights; the broadcast makes sure of it (and of a
+  // checkpoint every rank read).
+  pg_->broadcast(model_->parameters());
+  sync_ = std::make_unique<GradSync>(*pg_, model_->parameters(), opt_.bucket_bytes);
+}
+
 void Trainer::setup_step() {
   const int64_t batch = s_.batch_size(), seq = s_.model.seq_len;
+  // This rank's rows of every global batch: [rank * local, (rank + 1) * local).
+  const int64_t local = batch / world(), first_row = (pg_ ? pg_->rank() : 0) * local;
   micro_ = opt_.micro_batch > 0 ? opt_.micro_batch : run_.micro_batch > 0 ? run_.micro_batch : batch;
-  micro_ = std::min(micro_, batch);
+  micro_ = std::min(micro_, local);
   StepOptions so;
-  so.batch = batch;
+  so.batch = local;
   so.seq_len = seq;
   so.micro_batch = micro_;
   so.cuda_graph = opt_.cuda_graph;
@@ -157,6 +184,7 @@ void Trainer::setup_step() {
     scored_ = torch::tensor(q, torch::kInt64).to(dev_);
     so.scored = scored_;
   }
+  so.grad_sync = sync_.get();
   step_ = std::make_unique<TrainStep>(model_, optim_, dev_, so);
   const uint64_t seed = s_.seed;
   std::function<void(int64_t, int64_t*)> fill;
@@ -171,7 +199,16 @@ void Trainer::setup_step() {
       evals::mqar_batch_into(m, batch, seed, step, out);
     };
   }
-  prefetch_ = std::make_unique<Prefetcher>(fill, std::vector<int64_t>{batch, seq + 1}, dev_, at_.step);
+  // Data parallel: this rank's rows of the global batch. Called on the
+  // prefetcher's one worker thread only.
+  auto whole = std::make_shared<std::vector<int64_t>>(local == batch ? 0 : batch * (seq + 1));
+  prefetch_ = std::make_unique<Prefetcher>(
+      [fill, batch, local, first_row, seq, whole](int64_t step, int64_t* out) {
+        if (local == batch) return fill(step, out);
+        fill(step, whole->data());
+        std::copy_n(whole->data() + first_row * (seq + 1), local * (seq + 1), out);
+      },
+      std::vector<int64_t>{local, seq + 1}, dev_, at_.step);
   const int64_t log_every =
       opt_.log_every > 0 ? opt_.log_every : std::max<int64_t>(1, s_.steps() / 100);
   hist_ = torch::zeros({log_every, 2}, torch::dtype(torch::kFloat32).device(dev_));
@@ -218,7 +255,7 @@ void Trainer::log_row(int64_t step, double lr) {
   const double loss = at_.window_loss_sum / n;
   out_.metrics({{run_.id, step, at_.tokens, loss, val, lr, tps, at_.elapsed_s + seconds_since(t0_),
                  at_.window_grad_norm_sum / n}});
-  if (opt_.progress) {
+  if (opt_.progress && lead()) {
     const double rate = tokens_here_ / std::max(1e-9, seconds_since(t0_));
     fmt::print(stderr, "[{}] step {}/{} loss {:.4f}{} lr {:.2e} {:.0f} tok/s ETA {}\n", run_.id, step,
                steps, loss, val ? fmt::format(" val {:.4f}", *val) : "", lr, tps,
@@ -241,7 +278,10 @@ double Trainer::evaluate() {
   const int64_t n = data_ ? std::min(want, data_->num_validation_windows()) : want;
   const int64_t seq = s_.model.seq_len;
   torch::Tensor sum = torch::zeros({}, torch::dtype(torch::kFloat64).device(dev_));
-  for (int64_t i = 0; i < n; i += micro_) {
+  // Data parallel: rank r takes every world-th chunk of windows.
+  const int64_t rank = pg_ ? pg_->rank() : 0;
+  for (int64_t i = 0, chunk = 0; i < n; i += micro_, ++chunk) {
+    if (chunk % world() != rank) continue;
     const int64_t c = std::min(micro_, n - i);
     torch::Tensor w;
     if (data_) {
@@ -253,12 +293,14 @@ double Trainer::evaluate() {
     w = w.to(dev_);
     sum += model_->loss(w.narrow(1, 0, seq), w.narrow(1, 1, seq), scored_).to(torch::kFloat64) * c;
   }
+  if (pg_) pg_->all_reduce_sum(sum);
   const double v = sum.item<double>() / n;
   eval_s_ += seconds_since(t);
   return v;
 }
 
 void Trainer::save() {
+  if (!lead()) return;  // every rank holds the same state; one writes it
   const auto t = Clock::now();
   CheckpointInfo c = at_;
   c.elapsed_s += seconds_since(t0_);
@@ -278,7 +320,8 @@ void Trainer::write_perf() {
   p["flops_per_token"] = run_.tokens > 0 ? run_.flops / static_cast<double>(run_.tokens) : 0.0;
   if (auto peak = bf16_peak_flops(dev_)) {
     p["peak_flops"] = *peak;
-    p["mfu"] = p["tokens_per_s"].get<double>() * p["flops_per_token"].get<double>() / *peak;
+    p["mfu"] = p["tokens_per_s"].get<double>() * p["flops_per_token"].get<double>() /
+               (*peak * world());
   }
   p["device"] = device_name(dev_);
   if (dev_.is_cuda()) p["peak_memory_bytes"] = peak_memory_bytes(dev_);
@@ -287,13 +330,27 @@ void Trainer::write_perf() {
   p["eval_s"] = eval_s_;
   p["checkpoint_s"] = ckpt_s_;
   p["train_s"] = train_s;
+  p["world_size"] = world();
+  if (pg_) {
+    p["dist_backend"] = pg_->backend();
+    p["tokens_per_s_per_gpu"] = p["tokens_per_s"].get<double>() / world();
+    p["grad_buckets"] = sync_->buckets();
+    p["grad_buckets_started_in_backward"] = sync_->started_in_backward();
+  }
   p["micro_batch"] = micro_;
-  p["accumulation"] = (s_.batch_size() + micro_ - 1) / micro_;
+  p["accumulation"] = (s_.batch_size() / world() + micro_ - 1) / micro_;
   p["cuda_graph"] = step_ && step_->graphed();
   if (step_ && !step_->capture_error().empty()) p["cuda_graph_error"] = step_->capture_error();
   if (!at_.fallback_reason.empty()) p["checkpoint_fallback"] = at_.fallback_reason;
   res_.perf_json = p.dump();
   out_.perf(res_.perf_json);
+}
+
+void Trainer::agree(bool& stopping, bool& ckpt_due) {
+  if (!pg_) return;
+  const uint32_t f = pg_->any((stopping ? 1u : 0u) | (lead() && ckpt_due ? 2u : 0u));
+  stopping = f & 1u;
+  ckpt_due = f & 2u;
 }
 
 TrainResult Trainer::train() {
@@ -309,24 +366,34 @@ TrainResult Trainer::train() {
   std::optional<c10::cuda::CUDAStreamGuard> stream;
   if (dev_.is_cuda()) stream.emplace(c10::cuda::getStreamFromPool(false, dev_.index()));
 #endif
+  // After the stream is set: GradSync makes the parameters' gradient
+  // accumulators, and autograd runs each on the stream current when it was
+  // made (the legacy stream, before, made every graph capture fail).
+  if (pg_) join_data_parallel();
   setup_step();
   const int64_t steps = branches_.last_step(), step_tokens = s_.batch_size() * s_.model.seq_len;
   const int64_t log_every = hist_.size(0);
-  if (at_.step > 0 && opt_.progress)
+  if (at_.step > 0 && opt_.progress && lead())
     fmt::print(stderr, "[{}] resuming at step {}/{} from {}\n", run_.id, at_.step, steps,
                branches_.started_from());
   t0_ = last_log_ = Clock::now();
   auto last_ckpt = t0_, last_beat = t0_;
   while (at_.step < steps) {
-    const bool ckpt_due = seconds_since(last_ckpt) >= opt_.checkpoint_every_s;
+    bool ckpt_due = seconds_since(last_ckpt) >= opt_.checkpoint_every_s;
     bool stopping = opt_.stop && opt_.stop->load();
+    agree(stopping, ckpt_due);
     if (stopping || ckpt_due || pending_ == log_every) {
       if (!flush()) return res_;
-      stopping = opt_.stop && opt_.stop->load();  // on_step callbacks may have asked
+      if (!stopping) {
+        stopping = opt_.stop && opt_.stop->load();  // on_step callbacks may have asked
+        bool none = false;
+        agree(stopping, none);
+      }
     }
     if (stopping) {
       save();
       write_perf();
+      if (pg_) pg_->shutdown();
       res_.outcome = Outcome::Interrupted;
       res_.steps_done = at_.step;
       return res_;
@@ -355,7 +422,7 @@ TrainResult Trainer::train() {
       if (!flush()) return res_;  // the first step's end, for the start-up time
       startup_s_ = seconds_since_process_start();
     }
-    if (point) {
+    if (point && lead()) {
       CheckpointInfo c = at_;
       c.elapsed_s += seconds_since(t0_);
       branches_.save_point(c, *model_, optim_);
@@ -366,9 +433,15 @@ TrainResult Trainer::train() {
     }
   }
   // The trained weights stay for evals; the resumable state is no longer needed.
-  torch::save(model_, opt_.run_dir + "/model.pt");
-  std::filesystem::remove(ckpt_);
+  if (lead()) {
+    torch::save(model_, opt_.run_dir + "/model.pt");
+    std::filesystem::remove(ckpt_);
+  }
   write_perf();
+  if (pg_) {
+    pg_->barrier();
+    pg_->shutdown();
+  }
   res_.outcome = Outcome::Done;
   res_.steps_done = steps;
   res_.tokens_per_s = nlohmann::json::parse(res_.perf_json).value("tokens_per_s", 0.0);

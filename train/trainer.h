@@ -26,6 +26,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -33,6 +34,7 @@
 
 #include "db/db.h"
 #include "models/spec/run_spec.h"
+#include "train/distributed.h"
 
 namespace scalelab::train {
 
@@ -47,6 +49,15 @@ struct TrainOptions {
   bool cuda_graph = true;            // capture the step in a CUDA graph on a GPU
   bool progress = true;              // one progress line per log interval on stderr
   const std::atomic<bool>* stop = nullptr;  // set by a signal handler: checkpoint and return
+  // Data parallel (train/distributed.h): this process is rank dist.rank of
+  // dist.world, on cuda:LOCAL_RANK (device auto or cuda) or the CPU (gloo).
+  // Each rank trains on its share of every global batch; only rank 0 writes
+  // (metrics, checkpoints, weights), and every rank reads the same
+  // checkpoint, so a run resumes on any number of processes that divides its
+  // batch. Inactive: one process, no process group.
+  DistEnv dist;
+  int64_t bucket_bytes = 25 << 20;   // gradient all-reduce bucket (PyTorch DDP's default)
+  std::chrono::seconds dist_timeout{300};  // joining, and any one collective
   // Called after every optimiser step with (steps done, that step's loss).
   std::function<void(int64_t, double)> on_step;
 };

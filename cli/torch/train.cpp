@@ -32,6 +32,20 @@ bool out_of_memory(const std::string& what) {
          what.find("std::bad_alloc") != std::string::npos;
 }
 
+// A data-parallel rank other than 0: rank 0 records everything; this one
+// only reads (a WSD branch's lineage).
+struct ReaderSink : RunSink {
+  explicit ReaderSink(db::Database& d) : db(d) {}
+  void metrics(const std::vector<db::Metric>&) override {}
+  void heartbeat() override {}
+  void perf(const std::string&) override {}
+  void done(double, const std::string&) override {}
+  void failed(const std::string&, bool) override {}
+  void released(const std::string&) override {}
+  db::Database* database() override { return &db; }
+  db::Database& db;
+};
+
 struct DbSink : RunSink {
   DbSink(db::Database& d, db::Lease l) : db(d), lease(std::move(l)) {}
   void metrics(const std::vector<db::Metric>& rows) override { db.log_metrics(lease, rows); }
@@ -86,6 +100,8 @@ int train_with(const db::Run& run, const TrainArgs& a, RunSink& sink, bool sched
   opt.heartbeat_every_s = a.heartbeat_every;
   opt.micro_batch = a.micro_batch;
   opt.stop = &g_stop;
+  opt.dist = a.dist;
+  opt.bucket_bytes = static_cast<int64_t>(a.bucket_mb * (1 << 20));
   // SCALELAB_CUDA_GRAPH=off reaches the runs a scheduler starts.
   const char* env_graph = std::getenv("SCALELAB_CUDA_GRAPH");
   opt.cuda_graph = a.cuda_graph == "on" && !(env_graph && std::string(env_graph) == "off");
@@ -115,11 +131,22 @@ int train_with(const db::Run& run, const TrainArgs& a, RunSink& sink, bool sched
 
 namespace {
 
-int train_one(const Context& ctx, const TrainArgs& a) {
+int train_one(const Context& ctx, TrainArgs a) {
+  try {
+    a.dist = train::dist_env_from_environment();
+  } catch (const std::invalid_argument& e) {
+    throw InputError(std::string("data parallel: ") + e.what());
+  }
+  if (a.bucket_mb <= 0) throw InputError("--bucket-mb must be positive");
   auto dbp = open_existing(ctx, db::OpenMode::ReadWrite);
   db::Database& db = *dbp;
   auto run = db.get_run(a.run_id);
   if (!run) throw InputError(ctx.db + ": no run with id '" + a.run_id + "'");
+  // Rank 0 holds the lease (claimed here, or by the scheduler) and writes.
+  if (a.dist.active && a.dist.rank != 0) {
+    ReaderSink sink(db);
+    return train_with(*run, a, sink, !a.worker.empty());
+  }
   db::Lease lease{a.run_id, a.lease};
   if (a.worker.empty()) {
     auto l = db.claim_run(a.run_id, sweep::hostname() + ":" + std::to_string(::getpid()));
@@ -161,6 +188,10 @@ void add_train(CLI::App& app, Context& ctx) {
                   "on | off: replay each step as a CUDA graph on a GPU (env SCALELAB_CUDA_GRAPH=off "
                   "turns it off for the runs a scheduler starts)")
       ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
+  sub->add_option("--bucket-mb", a->bucket_mb,
+                  "MiB per gradient all-reduce bucket of a data-parallel run (torchrun's RANK, "
+                  "WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT make one)")
       ->capture_default_str();
   sub->callback([&ctx, a] {
     // Everything is recorded and closed here; LibTorch's static destructors

@@ -18,6 +18,8 @@ struct TrainArgs {
   int64_t micro_batch = 0;
   double checkpoint_every = 120, heartbeat_every = 10;
   std::string cuda_graph = "on";
+  double bucket_mb = 25;  // gradient all-reduce buckets of a data-parallel run
+  train::DistEnv dist;    // from torchrun's variables (train/distributed.h)
 };
 
 // Reporter plus the three ends of a run. Every call throws db::LeaseLost when

@@ -161,6 +161,31 @@ TEST(Planner, AccountingIsFilledIn) {
   EXPECT_DOUBLE_EQ(r.cost.cost, 2.0 * r.cost.gpu_hours);
 }
 
+// Data parallel over 2 GPUs: each GPU holds a whole replica (weights, grads,
+// moments) and half of each batch; the GPU-hours stay, the wall time halves.
+TEST(Planner, AccountingPerGpuWhenDataParallel) {
+  const sw::Plan p = plan("arch,layers,d_model,heads,vocab,seq_len,tokens,batch_tokens\n"
+                          "softmax,2,64,4,256,128,1M,4096\n");
+  const auto& r = p.runs.at(0);
+  sw::Hardware hw;
+  hw.gpus_per_run = 2;
+  const sw::RunCost one = sw::account(r.spec, r.row.params, r.row.flops, sw::Hardware{});
+  const sw::RunCost two = sw::account(r.spec, r.row.params, r.row.flops, hw);
+  EXPECT_EQ(one.gpus, 1);
+  EXPECT_EQ(two.gpus, 2);
+  EXPECT_EQ(two.batch_per_gpu, 16);  // 4096 tokens / 128 = 32 sequences, 16 a GPU
+  EXPECT_EQ(two.micro_batch, 16);
+  EXPECT_EQ(two.tokens_per_gpu, r.spec.tokens / 2);
+  EXPECT_EQ(two.memory.weights, one.memory.weights);
+  EXPECT_EQ(two.memory.optimizer, one.memory.optimizer);
+  EXPECT_DOUBLE_EQ(two.memory.activations, one.memory.activations / 2);
+  EXPECT_DOUBLE_EQ(two.gpu_hours, one.gpu_hours);
+  EXPECT_DOUBLE_EQ(two.wall_hours, one.gpu_hours / 2);
+  EXPECT_TRUE(two.splits);
+  hw.gpus_per_run = 3;  // 32 sequences do not split over 3
+  EXPECT_FALSE(sw::account(r.spec, r.row.params, r.row.flops, hw).splits);
+}
+
 TEST(Planner, ExpandedSheetReplansToTheSameRunIds) {
   const std::string sheet = std::string(SCALELAB_SOURCE_DIR) + "/configs/example_sweep.csv";
   const sw::Plan p = sw::plan_file(sheet);
