@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes tests/data/schema/v{1,2,3}.db: databases as scalelab wrote them at
+"""Writes tests/data/schema/v{1,2,3,4}.db: databases as scalelab wrote them at
 each earlier schema version, for tests/db/test_fixtures.cpp.
 
 Each is made by the migration code of the commit that introduced that version
@@ -17,7 +17,7 @@ import re
 import sqlite3
 import subprocess
 
-COMMITS = {1: "0c42207", 2: "de8eecd", 3: "32e63f0"}  # first commit of each version
+COMMITS = {1: "0c42207", 2: "de8eecd", 3: "32e63f0", 4: "30af01d"}  # first commit of each version
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
