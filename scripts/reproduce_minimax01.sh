@@ -120,8 +120,10 @@ cmd_gpu() {
       tee -a "$out/eval_$stage.log" || true
     ids="$(eval_runs "$stage" lm)"
     # shellcheck disable=SC2086
-    [ -z "$ids" ] || "$S" --db "$DB" eval $ids --tasks sniah,position --samples "${NIAH_SAMPLES:-4}" \
-      --runs-dir "$W/runs" 2>&1 | tee -a "$out/eval_$stage.log" || true
+    for id in $ids; do  # one at a time: a failing model must not cost the others' evals
+      "$S" --db "$DB" eval "$id" --tasks sniah,position --samples "${NIAH_SAMPLES:-4}" \
+        --runs-dir "$W/runs" 2>&1 | tee -a "$out/eval_$stage.log" || true
+    done
     cp "$DB" "$out/"
     "$S" --db "$DB" status | tee "$out/status_$stage.txt"
     rm -rf "$W/runs"  # weights and checkpoints: the stage is done with them
