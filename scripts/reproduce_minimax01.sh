@@ -121,7 +121,7 @@ cmd_gpu() {
     ids="$(eval_runs "$stage" lm)"
     # shellcheck disable=SC2086
     for id in $ids; do  # one at a time: a failing model must not cost the others' evals
-      "$S" --db "$DB" eval "$id" --tasks sniah,position --samples "${NIAH_SAMPLES:-4}" \
+      CUDA_LAUNCH_BLOCKING="${EVAL_LAUNCH_BLOCKING:-0}" "$S" --db "$DB" eval "$id" --tasks sniah,position --samples "${NIAH_SAMPLES:-4}" \
         --runs-dir "$W/runs" 2>&1 | tee -a "$out/eval_$stage.log" || true
     done
     cp "$DB" "$out/"
