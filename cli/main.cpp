@@ -135,11 +135,7 @@ int main(int argc, char** argv) {
   try {
     check_subcommand(app, argc, argv);
     app.parse(argc, argv);
-  } catch (const CLI::Success& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
+  } catch (const CLI::Success& e) {  // also --help and --help-all (CallForHelp is a Success)
     return app.exit(e);
   } catch (const CLI::ExtrasError& e) {
     std::cerr << "scalelab: error: " << explain_extras(app, e.what()) << "\n";

@@ -69,7 +69,7 @@ cmd_plan() {
 # The runs of STAGE to evaluate: KIND mqar, every finished MQAR run; KIND lm,
 # per architecture, the final branch (most tokens) of the largest language model.
 eval_runs() { python3 - "$DB" "$1" "$2" <<'PY'
-import json, sqlite3, sys
+import json, os, sqlite3, sys
 c = sqlite3.connect(sys.argv[1])
 stage, kind = sys.argv[2], sys.argv[3]
 best, mqar = {}, []
@@ -78,8 +78,11 @@ for rid, arch, spec, n, tokens in c.execute(
         "where stage = ? and status = 'done' order by id", (stage,)):
     if json.loads(spec).get("task", "lm") == "mqar":
         mqar.append(rid)
-    elif not c.execute("select 1 from runs where parent_id = ?", (rid,)).fetchone():
-        # (a WSD parent is not a model of its own: its branches are)
+    elif c.execute("select 1 from runs where parent_id = ?", (rid,)).fetchone():
+        pass  # a WSD parent is not a model of its own: its branches are
+    elif os.environ.get("EVAL_ALL"):  # every language model of the stage
+        best[rid] = ((n, tokens), rid)
+    else:
         if arch not in best or (n, tokens) > best[arch][0]:
             best[arch] = ((n, tokens), rid)
 print(" ".join(mqar if kind == "mqar" else [r for _, r in best.values()]))

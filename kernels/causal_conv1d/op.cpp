@@ -24,7 +24,9 @@ using torch::autograd::variable_list;
 Tensor usable(const Tensor& x) {
   const bool ok = x.stride(2) == 1 && x.stride(1) % 8 == 0 && x.stride(0) % 8 == 0 &&
                   reinterpret_cast<uintptr_t>(x.data_ptr()) % 16 == 0;
-  return ok ? x : x.contiguous();
+  // (clone, not contiguous(): a misaligned or oddly strided view can already
+  // count as contiguous, and contiguous() would hand it back unchanged)
+  return ok ? x : x.clone(torch::MemoryFormat::Contiguous);
 }
 
 cuda::ConvArgs args_of(const Tensor& x, const Tensor& w, const Tensor& b, bool silu) {

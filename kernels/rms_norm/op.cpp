@@ -28,6 +28,7 @@ struct RmsNormFn : torch::autograd::Function<RmsNormFn> {
     c10::cuda::CUDAGuard guard(x.device());
     const int64_t d = x.size(-1), rows = x.numel() / std::max<int64_t>(d, 1);
     auto xc = x.contiguous();
+    if (!aligned16(xc)) xc = xc.clone();
     auto w = weight.to(torch::kFloat32).contiguous();
     auto y = torch::empty(x.sizes(), x.options().dtype(out));
     auto rstd = torch::empty({rows}, x.options().dtype(torch::kFloat32));
@@ -128,8 +129,10 @@ cuda::GatedNormArgs gated_args(const Tensor& x, const Tensor& g, const Tensor& v
 Tensor rows_view(const Tensor& g) {
   bool ok = g.stride(-1) == 1 && aligned16(g) && g.stride(-2) % 8 == 0;
   for (int64_t i = 0; i + 2 < g.dim(); ++i) ok = ok && g.stride(i) == g.stride(i + 1) * g.size(i + 1);
-  const Tensor t = ok ? g : g.contiguous();
-  return t.as_strided({t.numel() / t.size(-1), t.size(-1)}, {t.stride(-2), 1});
+  // (a clone: contiguous() hands back a [B, 1, d] view whatever its middle stride)
+  if (ok) return g.as_strided({g.numel() / g.size(-1), g.size(-1)}, {g.stride(-2), 1});
+  const Tensor t = g.clone(torch::MemoryFormat::Contiguous);
+  return t.view({-1, t.size(-1)});
 }
 
 struct GatedNormFn : torch::autograd::Function<GatedNormFn> {

@@ -19,12 +19,17 @@ using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
 // A [rows, width] view with evenly spaced rows (a copy when the batch stride
-// breaks the spacing or the rows are misaligned).
+// breaks the spacing or the rows are misaligned). The spacing comes from the
+// dims that vary: PyTorch calls a [B, 1, C] tensor contiguous whatever its
+// middle stride, and a decode step's conv output is exactly that.
+int64_t row_stride(const Tensor& t) { return t.size(1) > 1 ? t.stride(1) : t.stride(0); }
+
 Tensor rows_of(const Tensor& t, bool vec) {
-  bool ok = t.stride(2) == 1 && t.stride(0) == t.stride(1) * t.size(1) &&
-            (!vec || (t.stride(1) % 8 == 0 && reinterpret_cast<uintptr_t>(t.data_ptr()) % 16 == 0));
-  const Tensor c = ok ? t : t.contiguous();
-  return c.as_strided({c.size(0) * c.size(1), c.size(2)}, {c.stride(1), 1});
+  const bool even = t.size(0) == 1 || t.size(1) == 1 || t.stride(0) == t.stride(1) * t.size(1);
+  const bool ok = t.stride(2) == 1 && even &&
+                  (!vec || (row_stride(t) % 8 == 0 && reinterpret_cast<uintptr_t>(t.data_ptr()) % 16 == 0));
+  const Tensor c = ok ? t : t.clone(torch::MemoryFormat::Contiguous);
+  return c.as_strided({c.size(0) * c.size(1), c.size(2)}, {ok ? row_stride(c) : c.size(2), 1});
 }
 
 cuda::SsdArgs args_of(const Tensor& x2, const Tensor& dt2, const Tensor& bias, const Tensor& alog,

@@ -264,6 +264,26 @@ TEST(CudaFusedOps, SsdInputsMatchReference) {
   for (size_t i = 0; i < f.size(); ++i) expect_rel(names[i], f[i], r[i], 1e-2);
 }
 
+// A decode step's conv output is [B, 1, C] with strides (C, 1, 1): PyTorch
+// calls it contiguous, yet its middle stride says nothing about the rows'
+// spacing (this view once sent the kernel's 16-byte loads to odd addresses).
+TEST(CudaFusedOps, SsdInputsOfADecodeStepView) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  torch::manual_seed(16);
+  const int64_t H = 16, P = 64, N = 64, C = H * P + 2 * N;
+  auto xbc = torch::randn({5, C, 1}, cuda(torch::kBFloat16)).transpose(1, 2);  // [5, 1, C]
+  ASSERT_EQ(xbc.stride(1), 1);
+  auto dt = torch::randn({5, 1, H}, cuda(torch::kBFloat16));
+  auto bias = torch::randn({H}, cuda(torch::kFloat32)), alog = torch::rand({H}, cuda(torch::kFloat32));
+  auto f = k::ssd_inputs(xbc, dt, bias, alog, H, P, N);
+  auto r = k::ssd_inputs_reference(xbc, dt, bias, alog, H, P, N);
+  torch::cuda::synchronize();
+  expect_rel("q", f.q, r.q, 1e-2);
+  expect_rel("k", f.k, r.k, 1e-2);
+  expect_rel("v", f.v, r.v, 1e-2);
+  expect_rel("g", f.g, r.g, 1e-2);
+}
+
 TEST(CudaFusedOps, Hgrn2GatesMatchReference) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
   for (bool with_lb : {false, true}) {
