@@ -14,7 +14,8 @@
 #        (MQAR on its recall runs, S-NIAH and loss by position on each architecture's
 #        largest model) and copies the database to $OUT after every stage
 #   scripts/reproduce_minimax01.sh report      here: fit + report from the database
-#        into results/minimax01/ (the database is committed there)
+#        into results/minimax01/ (the database is committed there), and the same for
+#        each follow-up sheet's database (configs/minimax01_*.csv)
 #
 # A stage is trained completely inside one call: branches start from their
 # parents' checkpoints, which stay on the GPU host. Run weights and checkpoints
@@ -133,6 +134,10 @@ cmd_gpu() {
   done
 }
 
+# The main database, then the follow-ups' (each its own sheet and database in
+# $W/carry, trained with DB=$W/carry/NAME.db ... gpu STAGE): every one that
+# exists is copied into results/minimax01/, fitted and reported beside it.
+FOLLOWUPS=(softmax_tuned probe mqar)
 cmd_report() {
   local S; S="$(bin)"
   [ -f "$DB" ] || die "$DB missing"
@@ -140,6 +145,12 @@ cmd_report() {
   cp "$DB" "$RESULTS/minimax01.db"
   "$S" --db "$RESULTS/minimax01.db" fit --method all
   "$S" --db "$RESULTS/minimax01.db" report --out "$RESULTS/report"
+  for f in "${FOLLOWUPS[@]}"; do
+    [ -f "$W/carry/$f.db" ] || continue
+    cp "$W/carry/$f.db" "$RESULTS/$f.db"
+    "$S" --db "$RESULTS/$f.db" fit --method all > "$RESULTS/$f.fit.txt" 2>&1 || true
+    "$S" --db "$RESULTS/$f.db" report --out "$RESULTS/report_$f"
+  done
 }
 
 case "${1:-}" in
