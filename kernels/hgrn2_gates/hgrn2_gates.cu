@@ -23,12 +23,12 @@ __global__ void __launch_bounds__(kThreads)
     gates_fwd_kernel(const bf16* __restrict__ h, const float* __restrict__ lb, bf16* __restrict__ q,
                      bf16* __restrict__ k, bf16* __restrict__ v, float* __restrict__ g, int64_t rows,
                      int d) {
-  const int c = (blockIdx.x * kThreads + threadIdx.x) * 8;
+  const int c = (blockIdx.y * kThreads + threadIdx.x) * 8;
   if (c >= d) return;
   float l[8] = {};
   if (lb) load8(lb + c, l);
-  const int64_t r1 = rows < (int64_t)(blockIdx.y + 1) * kRows ? rows : (int64_t)(blockIdx.y + 1) * kRows;
-  for (int64_t r = (int64_t)blockIdx.y * kRows; r < r1; ++r) {
+  const int64_t r1 = rows < (int64_t)(blockIdx.x + 1) * kRows ? rows : (int64_t)(blockIdx.x + 1) * kRows;
+  for (int64_t r = (int64_t)blockIdx.x * kRows; r < r1; ++r) {
     const bf16* hr = h + r * 3 * d;
     float a[8], f[8], oq[8], ok[8], og[8];
     load8(hr + c, a);
@@ -58,12 +58,12 @@ __global__ void __launch_bounds__(kThreads)
                      const bf16* __restrict__ dq, const bf16* __restrict__ dk,
                      const bf16* __restrict__ dv, const float* __restrict__ dg, bf16* __restrict__ dh,
                      float* __restrict__ dlb, int64_t rows, int d) {
-  const int c = (blockIdx.x * kThreads + threadIdx.x) * 8;
+  const int c = (blockIdx.y * kThreads + threadIdx.x) * 8;
   if (c >= d) return;
   float l[8] = {}, acc[8] = {};
   if (lb) load8(lb + c, l);
-  const int64_t r1 = rows < (int64_t)(blockIdx.y + 1) * kRows ? rows : (int64_t)(blockIdx.y + 1) * kRows;
-  for (int64_t r = (int64_t)blockIdx.y * kRows; r < r1; ++r) {
+  const int64_t r1 = rows < (int64_t)(blockIdx.x + 1) * kRows ? rows : (int64_t)(blockIdx.x + 1) * kRows;
+  for (int64_t r = (int64_t)blockIdx.x * kRows; r < r1; ++r) {
     const bf16* hr = h + r * 3 * d;
     bf16* out = dh + r * 3 * d;
     float a[8], f[8], gq[8], gk[8], gg[8], oa[8], of[8];
@@ -89,11 +89,13 @@ __global__ void __launch_bounds__(kThreads)
     store8(out + d + c, of);
     *reinterpret_cast<uint4*>(out + 2 * d + c) = *reinterpret_cast<const uint4*>(dv + r * d + c);
   }
-  if (dlb) store8(dlb + (int64_t)blockIdx.y * d + c, acc);
+  if (dlb) store8(dlb + (int64_t)blockIdx.x * d + c, acc);
 }
 
 dim3 grid_of(int64_t rows, int d) {
-  return dim3((d / 8 + kThreads - 1) / kThreads, static_cast<unsigned>((rows + kRows - 1) / kRows));
+  // Row chunks on x (up to 2^31 - 1 blocks; y stops at 65535, i.e. 524k rows):
+  // 1M tokens is 131k chunks.
+  return dim3(static_cast<unsigned>((rows + kRows - 1) / kRows), (d / 8 + kThreads - 1) / kThreads);
 }
 
 }  // namespace

@@ -284,6 +284,23 @@ TEST(CudaFusedOps, SsdInputsOfADecodeStepView) {
   expect_rel("g", f.g, r.g, 1e-2);
 }
 
+// 1M tokens are 131k chunks of 8 rows: past a grid's y limit (65535), where
+// the launch once failed with "invalid argument" (bench/long_context at 1M).
+TEST(CudaFusedOps, Hgrn2GatesAtAMillionTokens) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  torch::manual_seed(18);
+  auto h = torch::randn({1, 1 << 20, 3 * 64}, cuda(torch::kBFloat16)).requires_grad_(true);
+  auto f = k::hgrn2_gates(h, torch::Tensor());
+  auto r = k::hgrn2_gates_reference(h.detach().to(torch::kFloat32), torch::Tensor());
+  expect_rel("q", f.q, r.q, 1e-2);
+  expect_rel("g", f.g, r.g, 1e-2);
+  auto gq = torch::randn_like(f.q);
+  torch::autograd::backward({f.q}, {gq});
+  torch::cuda::synchronize();
+  EXPECT_TRUE(h.grad().defined());
+  EXPECT_TRUE(torch::isfinite(h.grad()).all().item<bool>());
+}
+
 TEST(CudaFusedOps, Hgrn2GatesMatchReference) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
   for (bool with_lb : {false, true}) {
