@@ -1,33 +1,15 @@
 #include "evals/generate.h"
 
-#include <ATen/autocast_mode.h>
+#include "models/autocast.h"
 
 namespace scalelab::evals {
 
-namespace {
-
-// bf16 autocast on CUDA for its lifetime (as train/step.h's guard; evals do
-// not link the trainer).
-struct Autocast {
-  explicit Autocast(bool on) : on_(on) {
-    if (!on_) return;
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
-    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-  }
-  ~Autocast() {
-    if (!on_) return;
-    at::autocast::set_autocast_enabled(at::kCUDA, false);
-    at::autocast::clear_cache();
-  }
-  bool on_;
-};
-
-}  // namespace
+using models::AutocastGuard;
 
 NextTokens next_tokens_of(models::Decoder model, torch::Device dev) {
   return [model, dev](const torch::Tensor& inputs) mutable {
     torch::NoGradGuard ng;
-    Autocast ac(dev.is_cuda());
+    AutocastGuard ac(dev.is_cuda());
     return model->forward(inputs.to(dev)).argmax(-1).to(torch::kCPU);
   };
 }
@@ -35,7 +17,7 @@ NextTokens next_tokens_of(models::Decoder model, torch::Device dev) {
 Greedy greedy_of(models::Decoder model, torch::Device dev) {
   return [model, dev](const torch::Tensor& prompts, int64_t n) mutable {
     torch::NoGradGuard ng;
-    Autocast ac(dev.is_cuda());
+    AutocastGuard ac(dev.is_cuda());
     models::DecoderState state;
     auto logits = model->last_logits(prompts.to(dev), state);  // [B, V]
     std::vector<torch::Tensor> out;
@@ -51,7 +33,7 @@ Greedy greedy_of(models::Decoder model, torch::Device dev) {
 torch::Tensor token_loss_sums(models::Decoder model, torch::Device dev, const torch::Tensor& windows,
                               int64_t batch) {
   torch::NoGradGuard ng;
-  Autocast ac(dev.is_cuda());
+  AutocastGuard ac(dev.is_cuda());
   const int64_t n = windows.size(0), t = windows.size(1) - 1;
   auto sums = torch::zeros({t}, torch::kFloat64);
   for (int64_t i = 0; i < n; i += batch) {

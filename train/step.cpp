@@ -1,7 +1,5 @@
 #include "train/step.h"
 
-#include <ATen/autocast_mode.h>
-
 #include "train/distributed.h"
 
 #if SCALELAB_HAVE_CUDA
@@ -10,21 +8,6 @@
 #endif
 
 namespace scalelab::train {
-
-AutocastGuard::AutocastGuard(bool enable) : enable_(enable) {
-  if (!enable_) return;
-  prev_enabled_ = at::autocast::is_autocast_enabled(at::kCUDA);
-  prev_dtype_ = at::autocast::get_autocast_dtype(at::kCUDA);
-  at::autocast::set_autocast_enabled(at::kCUDA, true);
-  at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-}
-
-AutocastGuard::~AutocastGuard() {
-  if (!enable_) return;
-  at::autocast::set_autocast_enabled(at::kCUDA, prev_enabled_);
-  at::autocast::set_autocast_dtype(at::kCUDA, prev_dtype_);
-  if (!prev_enabled_) at::autocast::clear_cache();
-}
 
 struct TrainStep::Graph {
 #if SCALELAB_HAVE_CUDA

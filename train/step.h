@@ -21,6 +21,7 @@
 #include <memory>
 #include <string>
 
+#include "models/autocast.h"
 #include "models/decoder.h"
 #include "train/optimizer.h"
 
@@ -75,18 +76,6 @@ class TrainStep {
   std::string capture_error_;
 };
 
-// Turns on bf16 autocast for CUDA for its lifetime and restores the previous
-// state on exit, exceptions included (the weight-cast cache is cleared too).
-class AutocastGuard {
- public:
-  explicit AutocastGuard(bool enable);
-  ~AutocastGuard();
-  AutocastGuard(const AutocastGuard&) = delete;
-  AutocastGuard& operator=(const AutocastGuard&) = delete;
-
- private:
-  bool enable_, prev_enabled_ = false;
-  at::ScalarType prev_dtype_ = at::kBFloat16;
-};
+using models::AutocastGuard;  // (models/autocast.h)
 
 }  // namespace scalelab::train

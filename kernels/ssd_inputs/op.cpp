@@ -29,7 +29,7 @@ Tensor rows_of(const Tensor& t, bool vec) {
   const bool ok = t.stride(2) == 1 && even &&
                   (!vec || (row_stride(t) % 8 == 0 && reinterpret_cast<uintptr_t>(t.data_ptr()) % 16 == 0));
   const Tensor c = ok ? t : t.clone(torch::MemoryFormat::Contiguous);
-  return c.as_strided({c.size(0) * c.size(1), c.size(2)}, {ok ? row_stride(c) : c.size(2), 1});
+  return c.as_strided({c.size(0) * c.size(1), c.size(2)}, {row_stride(c), 1});
 }
 
 cuda::SsdArgs args_of(const Tensor& x2, const Tensor& dt2, const Tensor& bias, const Tensor& alog,

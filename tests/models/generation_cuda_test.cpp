@@ -4,25 +4,13 @@
 // noise. Skips itself where no GPU is visible.
 #include <gtest/gtest.h>
 
-#include <ATen/autocast_mode.h>
-
+#include "models/autocast.h"
 #include "tests/models/test_util.h"
 
 namespace scalelab::models {
 namespace {
 
 using testing::random_tokens;
-
-struct AutocastBf16 {
-  AutocastBf16() {
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
-    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-  }
-  ~AutocastBf16() {
-    at::autocast::set_autocast_enabled(at::kCUDA, false);
-    at::autocast::clear_cache();
-  }
-};
 
 double relative_rms(const torch::Tensor& a, const torch::Tensor& b) {
   auto d = (a.to(torch::kFloat64) - b.to(torch::kFloat64)).pow(2).mean().sqrt();
@@ -54,7 +42,7 @@ TEST(GenerationCuda, PrefillThenStepEqualsParallelForward) {
     for (int64_t prompt : {1, 37, 259}) {
       SCOPED_TRACE(prompt);
       auto tokens = random_tokens(5, prompt + 6, vocab, 3).to(dev);
-      AutocastBf16 ac;
+      AutocastGuard ac(true);
       auto parallel = m->forward(tokens);
       DecoderState state;
       std::vector<torch::Tensor> parts = {m->forward(tokens.narrow(1, 0, prompt), state)};
