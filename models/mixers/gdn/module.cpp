@@ -3,17 +3,22 @@
 #include <cmath>
 
 #include "kernels/delta_rule/op.h"
+#include "kernels/rms_norm/op.h"
 #include "models/mixers/gdn/shape.h"
 
 namespace scalelab::models {
 
 namespace {
 
-// x / sqrt(sum x^2 + 1e-6) over the head dim, in fp32 (fla's l2norm in the
-// kernel).
+// x / sqrt(sum x^2 + 1e-6) over the head dim (fla's l2norm), statistics in
+// fp32, as the fused RMSNorm computes it: sum x^2 + 1e-6 = D (mean x^2 +
+// 1e-6 / D), so it is rms_norm(x, eps 1e-6 / D) times D^-1/2. One kernel each
+// way on a GPU instead of eight LibTorch passes over an fp32 copy.
 torch::Tensor l2_normalise(const torch::Tensor& x) {
-  auto xf = x.to(torch::kFloat32);
-  return (xf * torch::rsqrt(xf.square().sum(-1, true) + 1e-6)).to(x.scalar_type());
+  const int64_t d = x.size(-1);
+  auto w = torch::full({d}, 1.0 / std::sqrt(static_cast<double>(d)),
+                       x.options().dtype(torch::kFloat32));
+  return kernels::rms_norm(x, w, 1e-6 / static_cast<double>(d), x.scalar_type());
 }
 
 }  // namespace
@@ -38,18 +43,20 @@ GatedDeltaNet::GatedDeltaNet(const MixerArgs& a)
 torch::Tensor GatedDeltaNet::forward(const torch::Tensor& x, MixerState* state) {
   const int64_t b = x.size(0), t = x.size(1);
   const int64_t kd = heads_ * k_dim_, vd = heads_ * v_dim_;
-  auto proj = in_proj_(x);  // [q, k, v | output gate | a, b]
+  // split_last, not narrow: the backward writes each packed gradient with one
+  // cat instead of a zero-filled full-width tensor per part plus their sums.
+  auto proj = split_last(in_proj_(x), {2 * kd + vd, vd, 2 * heads_});  // [q, k, v | gate | a, b]
   torch::Tensor* buffer = state ? &state->own_as<GdnConvState>().inputs : nullptr;
-  auto qkv = causal_conv_silu(proj.narrow(2, 0, 2 * kd + vd), conv1d_->weight, {}, buffer);
-  auto q = l2_normalise(qkv.narrow(2, 0, kd).reshape({b, t, heads_, k_dim_}));
-  auto k = l2_normalise(qkv.narrow(2, kd, kd).reshape({b, t, heads_, k_dim_}));
-  auto v = qkv.narrow(2, 2 * kd, vd).reshape({b, t, heads_, v_dim_});
-  auto gate = proj.narrow(2, 2 * kd + vd, vd).reshape({b, t, heads_, v_dim_});
-  auto ab = proj.narrow(2, 2 * kd + 2 * vd, 2 * heads_).to(torch::kFloat32);
+  auto qkv = split_last(causal_conv_silu(proj[0], conv1d_->weight, {}, buffer), {kd, kd, vd});
+  auto q = l2_normalise(qkv[0].reshape({b, t, heads_, k_dim_}));
+  auto k = l2_normalise(qkv[1].reshape({b, t, heads_, k_dim_}));
+  auto v = qkv[2].reshape({b, t, heads_, v_dim_});
+  auto gate = proj[1].reshape({b, t, heads_, v_dim_});
+  auto ab = split_last(proj[2].to(torch::kFloat32), {heads_, heads_});
   // log a_t = -exp(A_log) softplus(x W_a + dt_bias) <= 0; b_t = sigmoid(x W_b).
   auto g = -torch::exp(a_log_.to(torch::kFloat32)) *
-           torch::softplus(ab.narrow(2, 0, heads_) + dt_bias_.to(torch::kFloat32));
-  auto beta = torch::sigmoid(ab.narrow(2, heads_, heads_));
+           torch::softplus(ab[0] + dt_bias_.to(torch::kFloat32));
+  auto beta = torch::sigmoid(ab[1]);
   torch::Tensor init = state ? state->ssm : torch::Tensor();
   kernels::LinearAttnResult r;
   if (state && t == 1) {
@@ -65,7 +72,9 @@ torch::Tensor GatedDeltaNet::forward(const torch::Tensor& x, MixerState* state) 
     state->ssm = r.final_state;
     state->pos += t;
   }
-  auto o = norm_(r.o) * torch::silu(gate);  // gated RMSNorm: norm, then gate
+  // fla's FusedRMSNormGated: norm over each head's V columns, then * silu(gate).
+  auto o = kernels::gated_rms_norm(r.o, gate, norm_->weight, norm_->eps(), kernels::Gate::SiluAfter,
+                                   {}, {}, norm_->out_dtype(r.o));
   return out_proj_(o.reshape({b, t, vd}));
 }
 
