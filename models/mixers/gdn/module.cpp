@@ -12,13 +12,15 @@ namespace {
 
 // x / sqrt(sum x^2 + 1e-6) over the head dim (fla's l2norm), statistics in
 // fp32, as the fused RMSNorm computes it: sum x^2 + 1e-6 = D (mean x^2 +
-// 1e-6 / D), so it is rms_norm(x, eps 1e-6 / D) times D^-1/2. One kernel each
-// way on a GPU instead of eight LibTorch passes over an fp32 copy.
-torch::Tensor l2_normalise(const torch::Tensor& x) {
-  const int64_t d = x.size(-1);
-  auto w = torch::full({d}, 1.0 / std::sqrt(static_cast<double>(d)),
-                       x.options().dtype(torch::kFloat32));
-  return kernels::rms_norm(x, w, 1e-6 / static_cast<double>(d), x.scalar_type());
+// 1e-6 / D), so it is rms_norm(x, eps 1e-6 / D) with weight W = D^-1/2 (the
+// same W for q and k: l2_weight). One kernel each way on a GPU instead of
+// eight LibTorch passes over an fp32 copy.
+torch::Tensor l2_weight(int64_t d, const torch::Tensor& like) {
+  return torch::full({d}, 1.0 / std::sqrt(static_cast<double>(d)),
+                     like.options().dtype(torch::kFloat32));
+}
+torch::Tensor l2_normalise(const torch::Tensor& x, const torch::Tensor& w) {
+  return kernels::rms_norm(x, w, 1e-6 / static_cast<double>(x.size(-1)), x.scalar_type());
 }
 
 }  // namespace
@@ -48,8 +50,9 @@ torch::Tensor GatedDeltaNet::forward(const torch::Tensor& x, MixerState* state) 
   auto proj = split_last(in_proj_(x), {2 * kd + vd, vd, 2 * heads_});  // [q, k, v | gate | a, b]
   torch::Tensor* buffer = state ? &state->own_as<GdnConvState>().inputs : nullptr;
   auto qkv = split_last(causal_conv_silu(proj[0], conv1d_->weight, {}, buffer), {kd, kd, vd});
-  auto q = l2_normalise(qkv[0].reshape({b, t, heads_, k_dim_}));
-  auto k = l2_normalise(qkv[1].reshape({b, t, heads_, k_dim_}));
+  const auto l2w = l2_weight(k_dim_, x);
+  auto q = l2_normalise(qkv[0].reshape({b, t, heads_, k_dim_}), l2w);
+  auto k = l2_normalise(qkv[1].reshape({b, t, heads_, k_dim_}), l2w);
   auto v = qkv[2].reshape({b, t, heads_, v_dim_});
   auto gate = proj[1].reshape({b, t, heads_, v_dim_});
   auto ab = split_last(proj[2].to(torch::kFloat32), {heads_, heads_});
