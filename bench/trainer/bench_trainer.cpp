@@ -43,6 +43,7 @@ struct Args {
   int d_model = 768, layers = 12, heads = 12, seq = 1024, batch = 16, vocab = 32000;
   int steps = 30, warmup = 5, micro_batch = 0;
   bool profile = false;
+  int top = 18;
 };
 
 std::string kind_of(const std::string& k) {
@@ -62,7 +63,30 @@ std::string kind_of(const std::string& k) {
   return "elementwise / copies";
 }
 
-void print_profile(const std::function<void()>& step, int steps) {
+// A kernel's name without the namespaces and parameter list that make
+// LibTorch's and our template names unreadable when cut to one line.
+std::string short_name(std::string n) {
+  for (const char* junk : {"void ", "at::native::", "(anonymous namespace)::",
+                           "scalelab::kernels::cuda::", "__nv_bfloat16", "c10::"}) {
+    const std::string j = junk;
+    for (size_t at; (at = n.find(j)) != std::string::npos;)
+      n.replace(at, j.size(), j == "__nv_bfloat16" ? "bf16" : "");
+  }
+  // The parameter list: the last top-level "(...)".
+  if (!n.empty() && n.back() == ')') {
+    int depth = 0;
+    for (size_t i = n.size(); i-- > 0;) {
+      depth += n[i] == ')' ? 1 : n[i] == '(' ? -1 : 0;
+      if (depth == 0) {
+        n.resize(i);
+        break;
+      }
+    }
+  }
+  return n;
+}
+
+void print_profile(const std::function<void()>& step, int steps, int top_n) {
   using namespace torch::autograd::profiler;
   using torch::profiler::impl::ActivityType;
   torch::profiler::impl::ProfilerConfig cfg(torch::profiler::impl::ProfilerState::KINETO);
@@ -94,9 +118,9 @@ void print_profile(const std::function<void()>& step, int steps) {
   for (auto& [k, v] : by_kernel) top.push_back({v.first, k});
   std::sort(top.rbegin(), top.rend());
   std::printf("  top kernels (ms per step, launches per step):\n");
-  for (size_t i = 0; i < std::min<size_t>(18, top.size()); ++i)
-    std::printf("    %7.3f  %3d  %.110s\n", top[i].first, by_kernel[top[i].second].second / steps,
-                top[i].second.c_str());
+  for (size_t i = 0; i < std::min<size_t>(top_n, top.size()); ++i)
+    std::printf("    %7.3f  %3d  %.150s\n", top[i].first, by_kernel[top[i].second].second / steps,
+                short_name(top[i].second).c_str());
 }
 
 }  // namespace
@@ -117,6 +141,7 @@ int main(int argc, char** argv) {
   app.add_option("--warmup", a.warmup, "untimed steps first (the graph is captured in these)");
   app.add_option("--graph", a.graph, "on | off")->check(CLI::IsMember({"on", "off"}));
   app.add_flag("--profile", a.profile, "print where the GPU time of a step goes");
+  app.add_option("--top", a.top, "kernels listed by --profile");
   app.add_option("--json", a.json, "append the result as one JSON line to this file");
   app.add_option("--label", a.label, "name of this row in the JSON");
   CLI11_PARSE(app, argc, argv);
@@ -198,7 +223,7 @@ int main(int argc, char** argv) {
               med, ms_steps.front(), ms_steps.back(), tps, 100 * f6 * tps / peak,
               100 * fexact * tps / peak, loss, first_s, peak_mem / 1073741824.0, est / 1073741824.0,
               peak_mem / est);
-  if (a.profile) print_profile([&] { step.run(o.lr); }, 3);
+  if (a.profile) print_profile([&] { step.run(o.lr); }, 3, a.top);
   if (!a.json.empty()) {
     nlohmann::json j = {{"label", a.label},        {"descriptor", desc},
                         {"batch", a.batch},        {"seq", a.seq},

@@ -1,6 +1,7 @@
-// Eight-element vector loads and stores in fp32 registers, for the memory-bound
-// fused ops (rms_norm, swiglu, rope, cross_entropy): one 16-byte access for
-// bf16, two for fp32. Callers guarantee 16-byte alignment.
+// Eight- and four-element vector loads and stores in fp32 registers, for the
+// memory-bound fused ops (rms_norm, swiglu, rope, cross_entropy, causal_conv1d):
+// eight elements are one 16-byte access for bf16, two for fp32. Callers
+// guarantee 16-byte alignment.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -42,6 +43,51 @@ __device__ __forceinline__ float warp_sum(float x) {
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) x += __shfl_xor_sync(0xffffffffu, x, o);
   return x;
+}
+
+}  // namespace scalelab::kernels::cuda
+
+namespace scalelab::kernels::cuda {
+
+// Four elements as one access (8 bytes for bf16, 16 for fp32), for kernels that
+// want more threads (or more loads in flight) per byte than load8 gives.
+// Callers guarantee 8-byte (bf16) or 16-byte (fp32) alignment.
+template <class T>
+struct Pack4;
+template <>
+struct Pack4<__nv_bfloat16> {
+  using type = uint2;
+};
+template <>
+struct Pack4<float> {
+  using type = float4;
+};
+
+template <class T>
+__device__ __forceinline__ typename Pack4<T>::type load_pack4(const T* p) {
+  return *reinterpret_cast<const typename Pack4<T>::type*>(p);
+}
+
+__device__ __forceinline__ void unpack4(uint2 u, float v[4]) {
+  const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&u);
+  const float2 a = __bfloat1622float2(h[0]), b = __bfloat1622float2(h[1]);
+  v[0] = a.x; v[1] = a.y; v[2] = b.x; v[3] = b.y;
+}
+
+__device__ __forceinline__ void unpack4(float4 u, float v[4]) {
+  v[0] = u.x; v[1] = u.y; v[2] = u.z; v[3] = u.w;
+}
+
+__device__ __forceinline__ void store4(float* p, const float v[4]) {
+  *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
+}
+
+__device__ __forceinline__ void store4(__nv_bfloat16* p, const float v[4]) {
+  uint2 u;
+  __nv_bfloat162* h = reinterpret_cast<__nv_bfloat162*>(&u);
+  h[0] = __floats2bfloat162_rn(v[0], v[1]);
+  h[1] = __floats2bfloat162_rn(v[2], v[3]);
+  *reinterpret_cast<uint2*>(p) = u;
 }
 
 }  // namespace scalelab::kernels::cuda

@@ -69,9 +69,9 @@ struct GatedNormArgs {
   bool before, silu, y_bf16;
 };
 void gated_rms_norm_forward(const GatedNormArgs& a, void* y, float* rstd, void* stream);
-// dx, dg (dense [rows, d]), dv (if v) in bf16; partial [blocks, 2, d] fp32:
-// row 0 the weight gradient, row 1 du * v per column (summed over a head's
-// columns by the caller for dD).
+// dx, dg (dense [rows, d]), dv (if v) in bf16; partial [blocks, v ? 2 : 1, d]
+// fp32: row 0 the weight gradient, row 1 (with v) du * v per column (summed
+// over a head's columns by the caller for dD).
 void gated_rms_norm_backward(const GatedNormArgs& a, const void* dy, const float* rstd, void* dx,
                              void* dg, void* dv, float* partial, void* stream);
 

@@ -170,7 +170,8 @@ struct GatedNormFn : torch::autograd::Function<GatedNormFn> {
     auto dg = torch::empty({a.rows, a.d}, x.options());  // dense, whatever g's stride
     auto dv = v.defined() ? torch::empty_like(v) : Tensor();
     const int blocks = cuda::rms_norm_backward_blocks(a.rows, a.d);
-    auto partial = torch::empty({blocks, 2, a.d}, x.options().dtype(torch::kFloat32));
+    auto partial =
+        torch::empty({blocks, v.defined() ? 2 : 1, a.d}, x.options().dtype(torch::kFloat32));
     cuda::gated_rms_norm_backward(a, dy.data_ptr(), rstd.data_ptr<float>(), dx.data_ptr(),
                                   dg.data_ptr(), dv.defined() ? dv.data_ptr() : nullptr,
                                   partial.data_ptr<float>(), c10::cuda::getCurrentCUDAStream().stream());

@@ -1,8 +1,10 @@
-// Fused RMSNorm: one warp per row, fp32 statistics, 8-element vector accesses.
+// Fused RMSNorm: a row per warp or per lane group (columns.cuh), fp32
+// statistics, 8-element vector accesses.
 // Forward reads x once and writes y (and rstd); backward reads dy and x twice
 // (the second time from L1) and writes dx, accumulating the weight gradient per
 // warp in shared memory (each lane owns its columns: no atomics, so the sum is
-// deterministic), then per block into dw_partial.
+// deterministic; slots laid out as columns.cuh says), then per block into
+// dw_partial.
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -13,6 +15,7 @@
 
 #include "kernels/common/launch.cuh"
 #include "kernels/common/vec8.cuh"
+#include "kernels/rms_norm/columns.cuh"
 #include "kernels/rms_norm/cuda.h"
 
 namespace scalelab::kernels::cuda {
@@ -23,34 +26,39 @@ constexpr int kFwdWarps = 8, kBwdWarps = 4;
 
 // TA = void: plain norm of x. Otherwise h = x + a is written to h (the
 // residual stream) and normalised; the second pass rereads h from L1/L2.
+// Rows lie over the warp as columns.cuh says.
 template <class TX, class TY, class TA>
 __global__ void __launch_bounds__(kFwdWarps * 32)
     rms_norm_fwd_kernel(const TX* __restrict__ x, const float* __restrict__ w, TY* __restrict__ y,
                         float* __restrict__ rstd, int64_t rows, int d, float eps,
                         const TA* __restrict__ a, TX* __restrict__ h) {
   constexpr bool kRes = !std::is_void_v<TA>;
-  const int lane = threadIdx.x % 32;
-  const int64_t row = (int64_t)blockIdx.x * kFwdWarps + threadIdx.x / 32;
-  if (row >= rows) return;
+  const int L = row_lanes(d), lane = threadIdx.x % 32, li = lane % L;
+  const int64_t first = ((int64_t)blockIdx.x * kFwdWarps + threadIdx.x / 32) * (32 / L);
+  if (first >= rows) return;  // the whole warp (group_sum needs every lane of it)
+  const int64_t row = first + lane / L;
+  const bool valid = row < rows;
   float ss = 0.f;
-  for (int i = lane * 8; i < d; i += 256) {
-    float v[8];
-    load8(x + row * d + i, v);
-    if constexpr (kRes) {
-      float r[8];
-      load8(a + row * d + i, r);
+  if (valid)
+    for (int i = li * 8; i < d; i += 8 * L) {
+      float v[8];
+      load8(x + row * d + i, v);
+      if constexpr (kRes) {
+        float r[8];
+        load8(a + row * d + i, r);
 #pragma unroll
-      for (int j = 0; j < 8; ++j) v[j] += r[j];
-      store8(h + row * d + i, v);
+        for (int j = 0; j < 8; ++j) v[j] += r[j];
+        store8(h + row * d + i, v);
+      }
+#pragma unroll
+      for (int j = 0; j < 8; ++j) ss += v[j] * v[j];
     }
-#pragma unroll
-    for (int j = 0; j < 8; ++j) ss += v[j] * v[j];
-  }
-  const TX* xr = (kRes ? h : x) + row * d;
-  const float r = rsqrtf(warp_sum(ss) / d + eps);
+  const float r = rsqrtf(group_sum(ss, L) / d + eps);
   __syncwarp();  // h written above by other lanes is read back below
+  if (!valid) return;
+  const TX* xr = (kRes ? h : x) + row * d;
   TY* yr = y + row * d;
-  for (int i = lane * 8; i < d; i += 256) {
+  for (int i = li * 8; i < d; i += 8 * L) {
     float v[8], g[8];
     load8(xr + i, v);
     load8(w + i, g);
@@ -58,7 +66,7 @@ __global__ void __launch_bounds__(kFwdWarps * 32)
     for (int j = 0; j < 8; ++j) v[j] = v[j] * r * g[j];
     store8(yr + i, v);
   }
-  if (lane == 0) rstd[row] = r;
+  if (li == 0) rstd[row] = r;
 }
 
 // dx_i = r (w_i dy_i - x_i r^2 mean_j(dy_j w_j x_j)),  dw_i = sum_rows dy_i x_i r.
@@ -71,36 +79,42 @@ __global__ void __launch_bounds__(kBwdWarps * 32)
                         TX* __restrict__ dx, float* __restrict__ dw_partial, int64_t rows, int d,
                         const float* __restrict__ dh, TA* __restrict__ da) {
   constexpr bool kRes = !std::is_void_v<TA>;
-  extern __shared__ float dw_smem[];  // [kBwdWarps][d]
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  float* mine = dw_smem + warp * d;
-  for (int i = lane; i < d; i += 32) mine[i] = 0.f;
+  extern __shared__ float dw_smem[];  // [kBwdWarps][warp_words(d)]
+  const int L = row_lanes(d), R = 32 / L, lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int li = lane % L, ww = warp_words(d), gw = group_words(d);
+  for (int i = lane; i < ww; i += 32) dw_smem[warp * ww + i] = 0.f;
+  float* mine = dw_smem + warp * ww + lane / L * gw;
   __syncwarp();
-  const int64_t stride = (int64_t)gridDim.x * kBwdWarps;
-  for (int64_t row = (int64_t)blockIdx.x * kBwdWarps + warp; row < rows; row += stride) {
+  const int64_t stride = (int64_t)gridDim.x * kBwdWarps * R;
+  for (int64_t base = ((int64_t)blockIdx.x * kBwdWarps + warp) * R; base < rows; base += stride) {
+    const int64_t row = base + lane / L;
+    const bool valid = row < rows;
     const TX* xr = x + row * d;
     const TY* dyr = dy + row * d;
-    const float r = rstd[row];
+    const float r = valid ? rstd[row] : 0.f;
     float dot = 0.f;
-    for (int i = lane * 8; i < d; i += 256) {
-      float a[8], b[8], g[8];
-      load8(xr + i, a);
-      load8(dyr + i, b);
-      load8(w + i, g);
+    if (valid)
+      for (int i = li * 8; i < d; i += 8 * L) {
+        float a[8], b[8], g[8];
+        load8(xr + i, a);
+        load8(dyr + i, b);
+        load8(w + i, g);
 #pragma unroll
-      for (int j = 0; j < 8; ++j) dot += a[j] * b[j] * g[j];
-    }
-    const float c = warp_sum(dot) * r * r / d;
+        for (int j = 0; j < 8; ++j) dot += a[j] * b[j] * g[j];
+      }
+    const float c = group_sum(dot, L) * r * r / d;
+    if (!valid) continue;
     TX* dxr = dx + row * d;
-    for (int i = lane * 8; i < d; i += 256) {
+    for (int i = li * 8; i < d; i += 8 * L) {
       float a[8], b[8], g[8], o[8];
       load8(xr + i, a);
       load8(dyr + i, b);
       load8(w + i, g);
+      float* acc = mine + i - li * 8 + li;  // + j L: column_slot(i + j, L)
 #pragma unroll
       for (int j = 0; j < 8; ++j) {
         o[j] = r * (g[j] * b[j] - a[j] * c);
-        mine[i + j] += b[j] * a[j] * r;
+        acc[j * L] += b[j] * a[j] * r;
       }
       if constexpr (kRes) {
         if (dh != nullptr) {
@@ -116,16 +130,18 @@ __global__ void __launch_bounds__(kBwdWarps * 32)
   }
   __syncthreads();
   for (int i = threadIdx.x; i < d; i += kBwdWarps * 32) {
+    const int slot = column_slot(i, L);
     float s = 0.f;
-#pragma unroll
-    for (int k = 0; k < kBwdWarps; ++k) s += dw_smem[k * d + i];
+    for (int k = 0; k < kBwdWarps; ++k)
+      for (int g = 0; g < R; ++g) s += dw_smem[k * ww + g * gw + slot];
     dw_partial[(int64_t)blockIdx.x * d + i] = s;
   }
 }
 
 template <class TX, class TY, class TA = void>
 void launch_fwd(const RmsNormFwd& a, cudaStream_t st) {
-  const int blocks = static_cast<int>((a.rows + kFwdWarps - 1) / kFwdWarps);
+  const int per_block = kFwdWarps * rows_per_warp(a.d);
+  const int blocks = static_cast<int>((a.rows + per_block - 1) / per_block);
   rms_norm_fwd_kernel<TX, TY, TA><<<blocks, kFwdWarps * 32, 0, st>>>(
       static_cast<const TX*>(a.x), a.w, static_cast<TY*>(a.y), a.rstd, a.rows, a.d, a.eps,
       static_cast<const TA*>(a.a), reinterpret_cast<TX*>(a.h));
@@ -135,10 +151,11 @@ void launch_fwd(const RmsNormFwd& a, cudaStream_t st) {
 template <class TX, class TY, class TA = void>
 void launch_bwd(const RmsNormBwd& a, cudaStream_t st) {
   auto fn = rms_norm_bwd_kernel<TX, TY, TA>;
-  const int smem = kBwdWarps * a.d * static_cast<int>(sizeof(float));
+  const int smem = kBwdWarps * warp_words(a.d) * static_cast<int>(sizeof(float));
   static bool configured = false;  // per instantiation; the attribute is per function
   if (!configured) {
-    set_smem(reinterpret_cast<const void*>(fn), kBwdWarps * kRmsNormMaxDim * sizeof(float));
+    set_smem(reinterpret_cast<const void*>(fn),
+             kBwdWarps * warp_words(kRmsNormMaxDim) * sizeof(float));
     configured = true;
   }
   fn<<<rms_norm_backward_blocks(a.rows, a.d), kBwdWarps * 32, smem, st>>>(
@@ -168,8 +185,8 @@ void rms_norm_forward(const RmsNormFwd& a, void* stream) {
 }
 
 int rms_norm_backward_blocks(int64_t rows, int d) {
-  (void)d;
-  const int64_t by_rows = (rows + kBwdWarps - 1) / kBwdWarps;
+  const int64_t per_block = kBwdWarps * rows_per_warp(d);
+  const int64_t by_rows = (rows + per_block - 1) / per_block;
   // Enough warps in flight to cover memory latency (a memory-bound pass), few
   // enough that the per-block partials stay small.
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(by_rows, 8 * sm_count())));

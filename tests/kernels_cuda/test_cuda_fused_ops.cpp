@@ -1,5 +1,5 @@
 // Device tests of the fused training ops' CUDA kernels (kernels/rms_norm,
-// swiglu, rope, cross_entropy) against their LibTorch references on the same
+// swiglu, rope, cross_entropy, split_silu, ...) against their LibTorch references on the same
 // inputs: outputs and every gradient, relative RMS error within the bf16
 // rounding of one op (1e-2 for bf16 results, 1e-4 for fp32 ones), shapes with
 // row counts that fill no block exactly; plus run-to-run determinism of the
@@ -14,6 +14,7 @@
 #include "kernels/hgrn2_gates/op.h"
 #include "kernels/rms_norm/op.h"
 #include "kernels/rope/op.h"
+#include "kernels/split_silu/op.h"
 #include "kernels/ssd_inputs/op.h"
 #include "kernels/swiglu/op.h"
 
@@ -55,7 +56,8 @@ std::vector<torch::Tensor> run(F f, std::vector<torch::Tensor> in, const torch::
 
 TEST(CudaFusedOps, RmsNormMatchesReference) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
-  for (int64_t d : {384, 768, 2048}) {
+  // 64, 96: several rows per warp (columns.cuh); 384: a part-filled column span.
+  for (int64_t d : {64, 96, 384, 768, 2048}) {
     for (auto [xt, yt] : {std::pair{torch::kFloat32, torch::kBFloat16},
                           std::pair{torch::kBFloat16, torch::kBFloat16},
                           std::pair{torch::kFloat32, torch::kFloat32}}) {
@@ -89,6 +91,47 @@ TEST(CudaFusedOps, SwigluMatchesReference) {
     std::printf("swiglu f %ld\n", static_cast<long>(f));
     expect_rel("y", fused[0], ref[0], 1e-2);
     expect_rel("dh", fused[1], ref[1], 1e-2);
+  }
+}
+
+TEST(CudaFusedOps, SplitSiluMatchesReference) {
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  const std::vector<std::vector<int64_t>> cases{{768, 768, 768}, {64, 136, 8, 24}, {200}};
+  for (auto dt : {torch::kBFloat16, torch::kFloat32}) {
+    for (const auto& sizes : cases) {
+      int64_t n = 0;
+      for (int64_t s : sizes) n += s;
+      std::printf("split_silu %s n %ld parts %zu\n", c10::toString(dt), static_cast<long>(n),
+                  sizes.size());
+      torch::manual_seed(n);
+      auto h = 3 * torch::randn({2, 333, n}, cuda(dt));
+      std::vector<torch::Tensor> dys;
+      for (int64_t s : sizes) dys.push_back(torch::randn({2, 333, s}, cuda(dt)));
+      // The last part gets no gradient (when there are several): zeros there.
+      const size_t with_grad = sizes.size() > 1 ? sizes.size() - 1 : 1;
+      auto go = [&](bool fused) {
+        auto in = h.detach().clone().requires_grad_(true);
+        auto parts = fused ? k::split_silu(in, sizes)
+                           : k::split_silu_reference(in.to(torch::kFloat32), sizes);
+        std::vector<torch::Tensor> outs(parts.begin(), parts.begin() + with_grad),
+            grads(dys.begin(), dys.begin() + with_grad);
+        torch::autograd::backward(outs, grads);
+        for (auto& p : parts) p = p.detach();
+        parts.push_back(in.grad());
+        return parts;
+      };
+      auto fused = go(true), ref = go(false);
+      const double tol = dt == torch::kBFloat16 ? 1e-2 : 1e-4;
+      for (size_t i = 0; i < sizes.size(); ++i) {
+        EXPECT_TRUE(fused[i].is_contiguous()) << "part " << i;
+        expect_rel("y part", fused[i], ref[i], tol);
+      }
+      expect_rel("dh", fused.back(), ref.back(), tol);
+      if (sizes.size() > 1) {
+        auto tail = fused.back().narrow(-1, n - sizes.back(), sizes.back());
+        EXPECT_EQ(tail.abs().max().item<double>(), 0.0) << "a part without a gradient";
+      }
+    }
   }
 }
 
@@ -179,62 +222,69 @@ TEST(CudaFusedOps, GatedRmsNormMatchesReference) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
   for (auto gate : {k::Gate::SigmoidAfter, k::Gate::SiluAfter, k::Gate::SiluBefore}) {
     for (bool skip : {false, true}) {
-      std::printf("gated_rms_norm gate %d skip %d\n", static_cast<int>(gate), skip);
-      torch::manual_seed(12);
-      const int64_t d = 1536, heads = 24;
-      auto x = torch::randn({3, 301, d}, cuda(torch::kBFloat16));
-      auto wide = torch::randn({3, 301, d + 40}, cuda(torch::kBFloat16));  // g as a strided view
-      auto v = skip ? torch::randn({3, 301, d}, cuda(torch::kBFloat16)) : torch::Tensor();
-      auto D = skip ? torch::randn({heads}, cuda(torch::kFloat32)) : torch::Tensor();
-      auto w = 1 + 0.1 * torch::randn({d}, cuda(torch::kFloat32));
-      auto dy = torch::randn({3, 301, d}, cuda(torch::kBFloat16));
-      auto go = [&](bool fused) {
-        auto xi = x.clone().requires_grad_(true), wi = wide.clone().requires_grad_(true);
-        auto w1 = w.clone().requires_grad_(true);
-        auto vi = skip ? v.clone().requires_grad_(true) : torch::Tensor();
-        auto Di = skip ? D.clone().requires_grad_(true) : torch::Tensor();
-        auto g = wi.narrow(2, 40, d);
-        auto y = fused ? k::gated_rms_norm(xi, g, w1, 1e-5, gate, vi, Di, torch::kBFloat16)
-                       : k::gated_rms_norm_reference(xi, g, w1, 1e-5, gate, vi, Di, torch::kBFloat16);
-        y.backward(dy);
-        std::vector<torch::Tensor> out{y.detach(), xi.grad(), wi.grad(), w1.grad()};
-        if (skip) {
-          out.push_back(vi.grad());
-          out.push_back(Di.grad());
-        }
-        return out;
-      };
-      auto f = go(true), r = go(false);
-      const char* names[] = {"y", "dx", "dg", "dweight", "dv", "dD"};
-      for (size_t i = 0; i < f.size(); ++i) expect_rel(names[i], f[i], r[i], 1e-2);
+      for (auto [d, heads] : {std::pair<int64_t, int64_t>{1536, 24}, {200, 8}, {128, 1}}) {
+        std::printf("gated_rms_norm d %ld gate %d skip %d\n", static_cast<long>(d),
+                    static_cast<int>(gate), skip);
+        torch::manual_seed(12);
+        auto x = torch::randn({3, 301, d}, cuda(torch::kBFloat16));
+        auto wide = torch::randn({3, 301, d + 40}, cuda(torch::kBFloat16));  // g as a strided view
+        auto v = skip ? torch::randn({3, 301, d}, cuda(torch::kBFloat16)) : torch::Tensor();
+        auto D = skip ? torch::randn({heads}, cuda(torch::kFloat32)) : torch::Tensor();
+        auto w = 1 + 0.1 * torch::randn({d}, cuda(torch::kFloat32));
+        auto dy = torch::randn({3, 301, d}, cuda(torch::kBFloat16));
+        auto go = [&](bool fused) {
+          auto xi = x.clone().requires_grad_(true), wi = wide.clone().requires_grad_(true);
+          auto w1 = w.clone().requires_grad_(true);
+          auto vi = skip ? v.clone().requires_grad_(true) : torch::Tensor();
+          auto Di = skip ? D.clone().requires_grad_(true) : torch::Tensor();
+          auto g = wi.narrow(2, 40, d);
+          auto y = fused ? k::gated_rms_norm(xi, g, w1, 1e-5, gate, vi, Di, torch::kBFloat16)
+                         : k::gated_rms_norm_reference(xi, g, w1, 1e-5, gate, vi, Di,
+                                                       torch::kBFloat16);
+          y.backward(dy);
+          std::vector<torch::Tensor> out{y.detach(), xi.grad(), wi.grad(), w1.grad()};
+          if (skip) {
+            out.push_back(vi.grad());
+            out.push_back(Di.grad());
+          }
+          return out;
+        };
+        auto f = go(true), r = go(false);
+        const char* names[] = {"y", "dx", "dg", "dweight", "dv", "dD"};
+        for (size_t i = 0; i < f.size(); ++i) expect_rel(names[i], f[i], r[i], 1e-2);
+      }
     }
   }
 }
 
 TEST(CudaFusedOps, CausalConvMatchesReference) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
-  for (int64_t width : {2, 4}) {
-    for (bool silu : {false, true}) {
-      std::printf("causal_conv1d W %ld silu %d\n", static_cast<long>(width), silu);
-      torch::manual_seed(13);
-      auto wide = torch::randn({3, 333, 1664 + 96}, cuda(torch::kBFloat16));  // x as a strided view
-      auto w = 0.5 * torch::randn({1664, width}, cuda(torch::kFloat32));
-      auto b = 0.1 * torch::randn({1664}, cuda(torch::kFloat32));
-      auto dy = torch::randn({3, 333, 1664}, cuda(torch::kBFloat16));
-      auto go = [&](bool fused) {
-        auto xi = wide.clone().requires_grad_(true), wi = w.clone().requires_grad_(true),
-             bi = b.clone().requires_grad_(true);
-        auto x = xi.narrow(2, 32, 1664);
-        auto y = fused ? k::causal_conv1d(x, wi, bi, silu)
-                       : k::causal_conv1d_reference(x.to(torch::kFloat32), wi, bi, silu);
-        y.backward(dy.to(y.scalar_type()));
-        return std::vector<torch::Tensor>{y.detach(), xi.grad(), wi.grad(), bi.grad()};
-      };
-      auto f = go(true), r = go(false);
-      expect_rel("y", f[0], r[0], 1e-2);
-      expect_rel("dx", f[1], r[1], 1e-2);
-      expect_rel("dweight", f[2], r[2], 1e-3);
-      expect_rel("dbias", f[3], r[3], 1e-3);
+  // 1664 channels fill whole warps of 4-channel threads; 200 leave one part-empty.
+  for (int64_t c : {1664, 200}) {
+    for (int64_t width : {2, 4}) {
+      for (bool silu : {false, true}) {
+        std::printf("causal_conv1d C %ld W %ld silu %d\n", static_cast<long>(c),
+                    static_cast<long>(width), silu);
+        torch::manual_seed(13);
+        auto wide = torch::randn({3, 333, c + 96}, cuda(torch::kBFloat16));  // x: a strided view
+        auto w = 0.5 * torch::randn({c, width}, cuda(torch::kFloat32));
+        auto b = 0.1 * torch::randn({c}, cuda(torch::kFloat32));
+        auto dy = torch::randn({3, 333, c}, cuda(torch::kBFloat16));
+        auto go = [&](bool fused) {
+          auto xi = wide.clone().requires_grad_(true), wi = w.clone().requires_grad_(true),
+               bi = b.clone().requires_grad_(true);
+          auto x = xi.narrow(2, 32, c);
+          auto y = fused ? k::causal_conv1d(x, wi, bi, silu)
+                         : k::causal_conv1d_reference(x.to(torch::kFloat32), wi, bi, silu);
+          y.backward(dy.to(y.scalar_type()));
+          return std::vector<torch::Tensor>{y.detach(), xi.grad(), wi.grad(), bi.grad()};
+        };
+        auto f = go(true), r = go(false);
+        expect_rel("y", f[0], r[0], 1e-2);
+        expect_rel("dx", f[1], r[1], 1e-2);
+        expect_rel("dweight", f[2], r[2], 1e-3);
+        expect_rel("dbias", f[3], r[3], 1e-3);
+      }
     }
   }
 }

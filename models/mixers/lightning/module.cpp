@@ -4,6 +4,7 @@
 
 #include "kernels/rms_norm/op.h"
 #include "kernels/scalar_decay/op.h"
+#include "kernels/split_silu/op.h"
 
 namespace scalelab::models {
 
@@ -45,7 +46,7 @@ LightningAttention::LightningAttention(const MixerArgs& a)
 
 torch::Tensor LightningAttention::forward(const torch::Tensor& x, MixerState* state) {
   const int64_t b = x.size(0), t = x.size(1), d = x.size(2);
-  auto qkv = split_last(torch::silu(wqkv_(x)), {d, d, d});
+  auto qkv = kernels::split_silu(wqkv_(x), {d, d, d});  // contiguous parts
   auto q = qkv[0].view({b, t, heads_, head_dim_}), k = qkv[1].view({b, t, heads_, head_dim_}),
        v = qkv[2].view({b, t, heads_, head_dim_});
   kernels::LinearAttnOptions opt;
