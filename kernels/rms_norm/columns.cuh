@@ -44,4 +44,19 @@ __device__ __forceinline__ float group_sum(float x, int lanes) {
   return x;
 }
 
+// F(k, i) for a lane's chunks k of a row (8 columns at i). kNC > 0: at most
+// kNC of them, unrolled (so register arrays indexed by k stay registers).
+template <int kNC, class F>
+__device__ __forceinline__ void for_chunks(int d, int li, int L, F&& f) {
+  if constexpr (kNC > 0) {
+#pragma unroll
+    for (int k = 0; k < kNC; ++k) {
+      const int i = li * 8 + k * 8 * L;
+      if (i < d) f(k, i);
+    }
+  } else {
+    for (int i = li * 8, k = 0; i < d; i += 8 * L, ++k) f(k, i);
+  }
+}
+
 }  // namespace scalelab::kernels::cuda

@@ -25,8 +25,9 @@ __device__ __forceinline__ int part_of(const SplitSiluArgs& a, int col, int* at)
   return p;
 }
 
-template <class T>
-__global__ void split_silu_fwd_kernel(SplitSiluArgs a, const T* __restrict__ h) {
+// F(row, col, part, column in the part) for every 8 columns of h, grid-stride.
+template <class F>
+__device__ __forceinline__ void for_groups(const SplitSiluArgs& a, F&& f) {
   const int per_row = a.n / 8;
   const int64_t groups = a.rows * per_row;
   for (int64_t g = (int64_t)blockIdx.x * kThreads + threadIdx.x; g < groups;
@@ -35,25 +36,25 @@ __global__ void split_silu_fwd_kernel(SplitSiluArgs a, const T* __restrict__ h) 
     const int col = static_cast<int>(g % per_row) * 8;
     int at;
     const int p = part_of(a, col, &at);
+    f(row, col, p, at);
+  }
+}
+
+template <class T>
+__global__ void split_silu_fwd_kernel(SplitSiluArgs a, const T* __restrict__ h) {
+  for_groups(a, [&](int64_t row, int col, int p, int at) {
     float x[8];
     load8(h + row * a.n + col, x);
 #pragma unroll
     for (int j = 0; j < 8; ++j) x[j] *= sigm(x[j]);
     store8(static_cast<T*>(a.part[p]) + row * a.size[p] + at, x);
-  }
+  });
 }
 
 template <class T>
 __global__ void split_silu_bwd_kernel(SplitSiluArgs a, const T* __restrict__ h,
                                       T* __restrict__ dh) {
-  const int per_row = a.n / 8;
-  const int64_t groups = a.rows * per_row;
-  for (int64_t g = (int64_t)blockIdx.x * kThreads + threadIdx.x; g < groups;
-       g += (int64_t)gridDim.x * kThreads) {
-    const int64_t row = g / per_row;
-    const int col = static_cast<int>(g % per_row) * 8;
-    int at;
-    const int p = part_of(a, col, &at);
+  for_groups(a, [&](int64_t row, int col, int p, int at) {
     float o[8] = {};
     if (a.part[p] != nullptr) {
       float x[8], d[8];
@@ -66,7 +67,7 @@ __global__ void split_silu_bwd_kernel(SplitSiluArgs a, const T* __restrict__ h,
       }
     }
     store8(dh + row * a.n + col, o);
-  }
+  });
 }
 
 int grid_for(const SplitSiluArgs& a) {
