@@ -155,14 +155,12 @@ struct LinearAttnFunction : torch::autograd::Function<LinearAttnFunction<kVec>> 
     p.o = o.data_ptr();
     p.ht = ht.data_ptr<float>();
     p.hchunk = hchunk.data_ptr();
-    Tensor achunk, qd, kd;  // vector decay workspace (la_tiles_vec.cuh)
+    Tensor achunk, qd;  // vector decay workspace (la_tiles_vec.cuh)
     if (kVec) {
       achunk = torch::empty({plan->num_chunks, H, kChunk, kChunk}, q.options());
       qd = torch::empty_like(q);
-      kd = torch::empty_like(k);
       p.achunk = achunk.data_ptr();
       p.qd = qd.data_ptr();
-      p.kd = kd.data_ptr();
     }
     run_forward<kVec>(p, current_stream());
     ctx->save_for_backward({q, k, v, gcum, train ? hchunk : Tensor(), train ? achunk : Tensor()});

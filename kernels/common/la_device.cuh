@@ -15,6 +15,17 @@ inline constexpr int C = kChunk;
 
 // ---------------------------------------------------------------- helpers
 
+// e^x of decay exponents (x <= 0 almost everywhere): one MUFU.EX2 and a
+// multiply. __expf without -ftz wraps the EX2 in a range test and two
+// predicated multiplies to return subnormal results; here those flush to 0
+// (e^x < 1.2e-38, below anything a bf16 output or fp32 accumulator can hold).
+__device__ __forceinline__ float decay_exp(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x * 1.4426950408889634f));
+  return y;
+}
+
+
 struct Seq {
   int bos, eos, chunk0;
 };

@@ -151,7 +151,7 @@ __global__ void __launch_bounds__(kScanThreads) state_scan_kernel(LinearAttnPara
 
     const float* gl = s.g + (C - 1) * St::LDG;  // the chunk's last (cumulative) gate row
     const float bc0 = kVec ? gl[kr] : gl[0], bc1 = kVec ? gl[kr + 8] : gl[0];
-    const float d0 = __expf(bc0), d1 = __expf(bc1);
+    const float d0 = decay_exp(bc0), d1 = decay_exp(bc1);
 #pragma unroll
     for (int j = 0; j < NT; ++j) acc[j][0] *= d0, acc[j][1] *= d0, acc[j][2] *= d1, acc[j][3] *= d1;
 
@@ -170,11 +170,11 @@ __global__ void __launch_bounds__(kScanThreads) state_scan_kernel(LinearAttnPara
         float f0, f1;
         if constexpr (kVec) {
           const float b0 = s.g[t * St::LDG + kk], b1 = s.g[(t + 1) * St::LDG + kk];
-          f0 = kFwd ? __expf(bk - b0) : p.scale * __expf(b0);
-          f1 = kFwd ? __expf(bk - b1) : p.scale * __expf(b1);
+          f0 = kFwd ? decay_exp(bk - b0) : p.scale * decay_exp(b0);
+          f1 = kFwd ? decay_exp(bk - b1) : p.scale * decay_exp(b1);
         } else {
-          f0 = kFwd ? __expf(bk - s.g[t]) : p.scale * __expf(s.g[t]);
-          f1 = kFwd ? __expf(bk - s.g[t + 1]) : p.scale * __expf(s.g[t + 1]);
+          f0 = kFwd ? decay_exp(bk - s.g[t]) : p.scale * decay_exp(s.g[t]);
+          f1 = kFwd ? decay_exp(bk - s.g[t + 1]) : p.scale * decay_exp(s.g[t + 1]);
         }
         const float2 xv = unpack_bf16x2(a[r]);
         ah[r] = pack_bf16x2(__floats2bfloat162_rn(xv.x * f0, xv.y * f1));

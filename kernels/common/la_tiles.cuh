@@ -236,9 +236,11 @@ __global__ void __launch_bounds__(kTileThreads) scalar_output_kernel(LinearAttnP
     mma_row<true>(acc_o, a, s.st, kLD64, 16 * kk);
   }
   float bt[2], qf[2];  // the gate of the thread's two rows, and scale e^b there
-  slab_rows(m0, [&](int half, int t) { bt[half] = s.g[t], qf[half] = p.scale * __expf(s.g[t]); });
+  slab_rows(m0, [&](int half, int t) {
+    bt[half] = s.g[t], qf[half] = p.scale * decay_exp(s.g[t]);
+  });
   for_each_slab_elem(m0, [&](int t, int j, int nb, int i) {
-    acc_a[nb][i] = j <= t ? acc_a[nb][i] * p.scale * __expf(bt[i / 2] - s.g[j]) : 0.f;
+    acc_a[nb][i] = j <= t ? acc_a[nb][i] * p.scale * decay_exp(bt[i / 2] - s.g[j]) : 0.f;
     acc_o[nb][i] *= qf[i / 2];
   });
 #pragma unroll
@@ -271,9 +273,11 @@ __global__ void __launch_bounds__(kTileThreads) scalar_dv_kernel(LinearAttnParam
     mma_row<true>(acc_dv, a, s.st, kLD64, 16 * kk);
   }
   float bj[2], kf[2];  // the gate of the thread's two key rows, and e^{bC - b} there
-  slab_rows(m0, [&](int half, int j) { bj[half] = s.g[j], kf[half] = __expf(s.g[C - 1] - s.g[j]); });
+  slab_rows(m0, [&](int half, int j) {
+    bj[half] = s.g[j], kf[half] = decay_exp(s.g[C - 1] - s.g[j]);
+  });
   for_each_slab_elem(m0, [&](int j, int t, int nb, int i) {  // rows are keys here
-    acc_p[nb][i] = t >= j ? acc_p[nb][i] * p.scale * __expf(s.g[t] - bj[i / 2]) : 0.f;
+    acc_p[nb][i] = t >= j ? acc_p[nb][i] * p.scale * decay_exp(s.g[t] - bj[i / 2]) : 0.f;
     acc_dv[nb][i] *= kf[i / 2];
   });
 #pragma unroll
@@ -329,10 +333,10 @@ __global__ void __launch_bounds__(kTileThreads) scalar_dqk_kernel(LinearAttnPara
   float kdk = 0.f;
   float bt[2], qf[2], kf[2];  // per row of the thread: b, scale e^b, e^{bC - b}
   slab_rows(m0, [&](int half, int t) {
-    bt[half] = s.g[t], qf[half] = p.scale * __expf(s.g[t]), kf[half] = __expf(bc - s.g[t]);
+    bt[half] = s.g[t], qf[half] = p.scale * decay_exp(s.g[t]), kf[half] = decay_exp(bc - s.g[t]);
   });
   for_each_slab_elem(m0, [&](int t, int j, int nb, int i) {  // j: a key (dP) or a column
-    acc_dp[nb][i] = j <= t ? acc_dp[nb][i] * p.scale * __expf(bt[i / 2] - s.g[j]) : 0.f;
+    acc_dp[nb][i] = j <= t ? acc_dp[nb][i] * p.scale * decay_exp(bt[i / 2] - s.g[j]) : 0.f;
     acc_dq[nb][i] *= qf[i / 2];
     acc_dk[nb][i] *= kf[i / 2];
     kdk += acc_dk[nb][i] * __bfloat162float(s.k[t * kLD64 + j]);
@@ -395,7 +399,7 @@ __global__ void __launch_bounds__(kTileThreads) scalar_dqk_kernel(LinearAttnPara
     // the row terms; lane l holds rows 2l and 2l + 1.
     float tot = 0.f;
 #pragma unroll
-    for (int w = 0; w < kTileWarps; ++w) tot += s.red[0][w] * __expf(bc) + s.red[1][w];
+    for (int w = 0; w < kTileWarps; ++w) tot += s.red[0][w] * decay_exp(bc) + s.red[1][w];
     const float x0 = s.rowsum[2 * lane], x1 = s.rowsum[2 * lane + 1];
     float suffix = x0 + x1;
 #pragma unroll

@@ -1,10 +1,10 @@
 // The parallel part of the chunked algorithm for vector decay (per key
 // column gate b_tc), in the register-resident tile style of la_tiles.cuh.
 //
-//   prep   (chunk):    A = scale (sum_c q_tc k_jc e^{b_tc - b_jc}) masked to
-//                      j <= t, qd = scale q ⊙ e^b, kd = k ⊙ e^{bC - b}, all
-//                      bf16 into a workspace; the forward keeps A for the
-//                      backward (as fla does), which recomputes only kd.
+//   prep   (chunk):    forward: A = scale (sum_c q_tc k_jc e^{b_tc - b_jc})
+//                      masked to j <= t and qd = scale q ⊙ e^b, bf16 into a
+//                      workspace, A kept for the backward (as fla does);
+//                      backward: kd = k ⊙ e^{bC - b}.
 //   output (V tile):   O = A V + qd S0                     (two GEMMs)
 //   dv     (V tile):   dv = A^T dO + kd dS1                 (two GEMMs)
 //   dqk    (K tile):   dA = scale dP masked, dq = scale e^b ⊙ dO S0^T + intra,
@@ -18,12 +18,38 @@
 #pragma once
 
 #include "kernels/common/la_tiles.cuh"
+#include "kernels/common/vec8.cuh"
 
 namespace scalelab::kernels::cuda {
 
 inline constexpr int kLDG64 = 64 + 4;  // fp32 gate tiles of 64 columns
 
 // ---------------------------------------------------------------- prep
+
+// In place over a [C][LD] fp32 tile of chunk-local cumulative log decays b
+// (GK columns): row j becomes d_j = e^{b_{j+1} - b_j} (<= 1), row C - 1
+// becomes 1. All of the block's threads call it; it ends with a barrier.
+template <int GK, int LD, int NT>
+__device__ __forceinline__ void step_decays(float* g) {
+  constexpr int kThreadsPerCol = NT / GK, kRowsPerThread = C / kThreadsPerCol;
+  static_assert(NT % GK == 0 && kRowsPerThread % 32 == 0, "step_decays: 32-row rounds");
+  const int c = threadIdx.x % GK, base = (threadIdx.x / GK) * kRowsPerThread;
+  for (int r0 = base; r0 < base + kRowsPerThread; r0 += 32) {
+    float dv[32];
+    float prev = g[r0 * LD + c];
+#pragma unroll
+    for (int i = 0; i < 32; ++i) {
+      const int j = r0 + i;
+      const float next = j + 1 < C ? g[(j + 1) * LD + c] : prev;
+      dv[i] = decay_exp(next - prev);
+      prev = next;
+    }
+    __syncthreads();  // every thread has read its rows and the one after them
+#pragma unroll
+    for (int i = 0; i < 32; ++i) g[(r0 + i) * LD + c] = dv[i];
+    __syncthreads();
+  }
+}
 
 template <int DK>
 struct VecPrepTiles {
@@ -34,104 +60,15 @@ struct VecPrepTiles {
   bf16 a[C * kLD64];   // A, staged for the store
 };
 
-// Grid (chunks, heads). kScores: also A and qd (the forward); without, kd
-// only (the backward, which reuses the forward's A).
-template <int DK, bool kScores>
-__global__ void __launch_bounds__(kTileThreads) vector_prep_kernel(LinearAttnParams p) {
+// The forward's scores A of chunk ci, head h (q, k, g loaded in s).
+template <int DK, int NT>
+__device__ __forceinline__ void prep_scores(VecPrepTiles<DK>& s, const LinearAttnParams& p, int ci,
+                                            int h) {
   using S = VecPrepTiles<DK>;
-  constexpr int NT = kTileThreads;
-  S& s = shared_tiles<S>();
-  const TileBlock b = tile_block<DK>(p, 1);
-  const ChunkRows& cr = b.cr;
-  const int ci = b.ci, h = b.h;
-  const int64_t qs = b.qs;
-  if constexpr (kScores) load_rows<DK, S::LDQ, NT>(s.q, head_cols(p.q, h, DK), cr.row0, cr.rows, qs, 0);
-  load_rows<DK, S::LDQ, NT>(s.k, head_cols(p.k, h, DK), cr.row0, cr.rows, qs, 0);
-  load_gate<DK, S::LDG, NT>(s.g, p.gcum + h * DK, cr.row0, cr.rows, qs);
-  cp_async_wait();
-  __syncthreads();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-
-  // qd and kd, two columns a thread.
-  bf16* qd = head_cols(p.qd, h, DK);
-  bf16* kd = head_cols(p.kd, h, DK);
-  for (int i = threadIdx.x; i < C * DK / 2; i += NT) {
-    const int t = i / (DK / 2), c = 2 * (i % (DK / 2));
-    if (t >= cr.rows) continue;
-    const float2 q2 = kScores ? __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(s.q + t * S::LDQ + c))
-                              : float2{0.f, 0.f};
-    const float2 k2 = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(s.k + t * S::LDQ + c));
-    const float* gt = s.g + t * S::LDG + c;
-    const float* gc = s.g + (C - 1) * S::LDG + c;
-    const int64_t off = (int64_t)(cr.row0 + t) * qs + c;
-    if constexpr (kScores)
-      *reinterpret_cast<__nv_bfloat162*>(qd + off) =
-          __floats2bfloat162_rn(p.scale * q2.x * __expf(gt[0]), p.scale * q2.y * __expf(gt[1]));
-    *reinterpret_cast<__nv_bfloat162*>(kd + off) =
-        __floats2bfloat162_rn(k2.x * __expf(gc[0] - gt[0]), k2.y * __expf(gc[1] - gt[1]));
-  }
-  if constexpr (!kScores) return;
-
-  // Diagonal sub-blocks, exact: warp I; lane pair (2 r, 2 r + 1) owns row
-  // t = 16 I + r and half the columns each, held in registers 8 at a time,
-  // while the 16 key rows of the sub-chunk stream past (broadcast loads).
-  // Keys after t are computed and dropped (their exponent is clamped so
-  // nothing overflows).
-  {
-    const int I = warp, t = 16 * I + lane / 2, cbase = (lane % 2) * (DK / 2);
-    float acc[16] = {};
-#pragma unroll 1
-    for (int cb = 0; cb < DK / 2; cb += 8) {
-      const int c = cbase + cb;
-      float qv[8], gv[8];
-      const uint4 q8 = *reinterpret_cast<const uint4*>(s.q + t * S::LDQ + c);
-      const unsigned qw[4] = {q8.x, q8.y, q8.z, q8.w};
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const float2 f = unpack_bf16x2(qw[e]);
-        qv[2 * e] = f.x;
-        qv[2 * e + 1] = f.y;
-      }
-#pragma unroll
-      for (int e = 0; e < 8; ++e) gv[e] = s.g[t * S::LDG + c + e];
-#pragma unroll
-      for (int jj = 0; jj < 16; ++jj) {
-        const int j = 16 * I + jj;
-        const uint4 k8 = *reinterpret_cast<const uint4*>(s.k + j * S::LDQ + c);
-        const unsigned kw[4] = {k8.x, k8.y, k8.z, k8.w};
-        const float4 g0 = *reinterpret_cast<const float4*>(s.g + j * S::LDG + c);
-        const float4 g1 = *reinterpret_cast<const float4*>(s.g + j * S::LDG + c + 4);
-        const float gj[8] = {g0.x, g0.y, g0.z, g0.w, g1.x, g1.y, g1.z, g1.w};
-        float x = 0.f;
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const float2 kf = unpack_bf16x2(kw[e]);
-          x += qv[2 * e] * kf.x * __expf(fminf(gv[2 * e] - gj[2 * e], 0.f));
-          x += qv[2 * e + 1] * kf.y * __expf(fminf(gv[2 * e + 1] - gj[2 * e + 1], 0.f));
-        }
-        acc[jj] += x;
-      }
-    }
-#pragma unroll
-    for (int jj = 0; jj < 16; ++jj) acc[jj] += __shfl_xor_sync(0xffffffffu, acc[jj], 1);
-    if (lane % 2 == 0) {
-#pragma unroll
-      for (int jj = 0; jj < 16; jj += 2) {
-        const int j = 16 * I + jj;
-        *reinterpret_cast<__nv_bfloat162*>(s.a + t * kLD64 + j) = __floats2bfloat162_rn(
-            j <= t ? acc[jj] * p.scale : 0.f, j + 1 <= t ? acc[jj + 1] * p.scale : 0.f);
-      }
-    }
-    // Blocks above the diagonal are zero.
-    for (int i = lane; i < 16 * 48; i += 32) {
-      const int tt = 16 * I + i / 48, j = 16 * (I + 1) + i % 48;
-      if (j < C) s.a[tt * kLD64 + j] = __float2bfloat16(0.f);
-    }
-  }
-
   // Off-diagonal blocks (I > J), one reference row r = b at row 16 J + 15 per J.
   for (int J = 0; J < 3; ++J) {
-    __syncthreads();  // the previous fold has been read
+    if (J > 0) __syncthreads();  // the previous fold has been read
     const int nrows = 16 * (4 - J);
     for (int e = threadIdx.x; e < nrows * DK; e += NT) {
       const int row = e / DK, c = e % DK;
@@ -139,10 +76,10 @@ __global__ void __launch_bounds__(kTileThreads) vector_prep_kernel(LinearAttnPar
       float x;
       if (row < 16) {
         const int j = 16 * J + row;
-        x = __bfloat162float(s.k[j * S::LDQ + c]) * __expf(r - s.g[j * S::LDG + c]);
+        x = __bfloat162float(s.k[j * S::LDQ + c]) * decay_exp(r - s.g[j * S::LDG + c]);
       } else {
         const int t = 16 * J + row;  // rows of sub-chunks J + 1 ..
-        x = __bfloat162float(s.q[t * S::LDQ + c]) * __expf(s.g[t * S::LDG + c] - r);
+        x = __bfloat162float(s.q[t * S::LDQ + c]) * decay_exp(s.g[t * S::LDG + c] - r);
       }
       s.fold[row * S::LDQ + c] = __float2bfloat16(x);
     }
@@ -168,12 +105,107 @@ __global__ void __launch_bounds__(kTileThreads) vector_prep_kernel(LinearAttnPar
       }
     }
   }
+
+  // The gate tile becomes the per-step decays d_j = e^{b_{j+1} - b_j} <= 1
+  // (rows 0..62; padded rows repeat the last valid b, so their d is 1).
+  float* const d = s.g;
+  step_decays<DK, S::LDG, NT>(d);
+
+  // Diagonal sub-blocks, exact: e^{b_t - b_j} = prod_{i = j}^{t - 1} d_i, a
+  // running product as j walks down from t, so a (t, j, c) costs a multiply
+  // instead of an exp, and every factor stays <= 1. Warp I; lane pair
+  // (2 r, 2 r + 1) owns row t = 16 I + r and half the columns each, 8 at a
+  // time in registers, while the 16 key rows of the sub-chunk stream past
+  // (broadcast loads). Keys after t are computed and dropped.
+  {
+    const int I = warp, tl = lane / 2, t = 16 * I + tl, cbase = (lane % 2) * (DK / 2);
+    float acc[16] = {};
+#pragma unroll 1
+    for (int cb = 0; cb < DK / 2; cb += 8) {
+      const int c = cbase + cb;
+      float qf[8];  // q_tc e^{b_tc - b_jc} for the current key row j
+      const uint4 q8 = *reinterpret_cast<const uint4*>(s.q + t * S::LDQ + c);
+      unpack8(q8, qf);
+#pragma unroll
+      for (int jj = 15; jj >= 0; --jj) {
+        const int j = 16 * I + jj;
+        float kv[8];
+        unpack8(*reinterpret_cast<const uint4*>(s.k + j * S::LDQ + c), kv);
+        float x = 0.f;
+#pragma unroll
+        for (int e = 0; e < 8; ++e) x += qf[e] * kv[e];
+        acc[jj] += x;
+        if (jj > 0) {  // step to key j - 1 (only once j <= t: until then the factor is 1)
+          const float4 d0 = *reinterpret_cast<const float4*>(d + (j - 1) * S::LDG + c);
+          const float4 d1 = *reinterpret_cast<const float4*>(d + (j - 1) * S::LDG + c + 4);
+          const float dv[8] = {d0.x, d0.y, d0.z, d0.w, d1.x, d1.y, d1.z, d1.w};
+          const bool on = jj <= tl;
+#pragma unroll
+          for (int e = 0; e < 8; ++e) qf[e] *= on ? dv[e] : 1.f;
+        }
+      }
+    }
+#pragma unroll
+    for (int jj = 0; jj < 16; ++jj) acc[jj] += __shfl_xor_sync(0xffffffffu, acc[jj], 1);
+    if (lane % 2 == 0) {
+#pragma unroll
+      for (int jj = 0; jj < 16; jj += 2) {
+        const int j = 16 * I + jj;
+        *reinterpret_cast<__nv_bfloat162*>(s.a + t * kLD64 + j) = __floats2bfloat162_rn(
+            j <= t ? acc[jj] * p.scale : 0.f, j + 1 <= t ? acc[jj + 1] * p.scale : 0.f);
+      }
+    }
+    // Blocks above the diagonal are zero.
+    for (int i = lane; i < 16 * 48; i += 32) {
+      const int tt = 16 * I + i / 48, j = 16 * (I + 1) + i % 48;
+      if (j < C) s.a[tt * kLD64 + j] = __float2bfloat16(0.f);
+    }
+  }
   __syncthreads();
   bf16* ag = chunk_scores(p.achunk, p, ci, h);
   for (int i = threadIdx.x; i < C * C / 8; i += NT) {
     const int t = i / 8, c = 8 * (i % 8);
     *reinterpret_cast<uint4*>(ag + t * C + c) = *reinterpret_cast<const uint4*>(s.a + t * kLD64 + c);
   }
+}
+
+// Grid (chunks, heads). kScores: also A and qd (the forward); without, kd
+// only (the backward, which reuses the forward's A).
+template <int DK, bool kScores>
+__global__ void __launch_bounds__(kTileThreads) vector_prep_kernel(LinearAttnParams p) {
+  using S = VecPrepTiles<DK>;
+  constexpr int NT = kTileThreads;
+  S& s = shared_tiles<S>();
+  const TileBlock b = tile_block<DK>(p, 1);
+  const ChunkRows& cr = b.cr;
+  const int ci = b.ci, h = b.h;
+  const int64_t qs = b.qs;
+  if constexpr (kScores) load_rows<DK, S::LDQ, NT>(s.q, head_cols(p.q, h, DK), cr.row0, cr.rows, qs, 0);
+  load_rows<DK, S::LDQ, NT>(s.k, head_cols(p.k, h, DK), cr.row0, cr.rows, qs, 0);
+  load_gate<DK, S::LDG, NT>(s.g, p.gcum + h * DK, cr.row0, cr.rows, qs);
+  cp_async_wait();
+  __syncthreads();
+
+  // qd (the forward's output kernel) or kd (the backward's dv kernel; the
+  // forward has no use for it), two columns a thread.
+  bf16* dst = head_cols(kScores ? p.qd : p.kd, h, DK);
+  for (int i = threadIdx.x; i < C * DK / 2; i += NT) {
+    const int t = i / (DK / 2), c = 2 * (i % (DK / 2));
+    if (t >= cr.rows) continue;
+    const float* gt = s.g + t * S::LDG + c;
+    const float* gc = s.g + (C - 1) * S::LDG + c;
+    const int64_t off = (int64_t)(cr.row0 + t) * qs + c;
+    if constexpr (kScores) {
+      const float2 q2 = unpack_bf16x2(*reinterpret_cast<const unsigned*>(s.q + t * S::LDQ + c));
+      *reinterpret_cast<__nv_bfloat162*>(dst + off) = __floats2bfloat162_rn(
+          p.scale * q2.x * decay_exp(gt[0]), p.scale * q2.y * decay_exp(gt[1]));
+    } else {
+      const float2 k2 = unpack_bf16x2(*reinterpret_cast<const unsigned*>(s.k + t * S::LDQ + c));
+      *reinterpret_cast<__nv_bfloat162*>(dst + off) =
+          __floats2bfloat162_rn(k2.x * decay_exp(gc[0] - gt[0]), k2.y * decay_exp(gc[1] - gt[1]));
+    }
+  }
+  if constexpr (kScores) prep_scores<DK, NT>(s, p, ci, h);
 }
 
 // A [C x C] bf16 of chunk ci -> smem [C][kLD64] (cp.async).
@@ -258,7 +290,7 @@ __device__ __forceinline__ void add_unfolded(float (&acc)[8][4], const float (&t
                                              const float* g, int m0, int ref, bool row_after_ref) {
   for_each_slab_elem(m0, [&](int t, int cc, int nb, int i) {
     const float x = g[t * kLDG64 + cc] - g[ref * kLDG64 + cc];
-    acc[nb][i] += tmp[nb][i] * __expf(row_after_ref ? x : -x);
+    acc[nb][i] += tmp[nb][i] * decay_exp(row_after_ref ? x : -x);
   });
 }
 
@@ -296,7 +328,7 @@ __global__ void __launch_bounds__(kTileThreads) vector_dqk_kernel(LinearAttnPara
   sdot += __shfl_xor_sync(0xffffffffu, sdot, 1);
   if (threadIdx.x % 2 == 0) {
     const int r = threadIdx.x / 2;
-    s.sdot[r] = sdot * __expf(s.g[(C - 1) * kLDG64 + r]);
+    s.sdot[r] = sdot * decay_exp(s.g[(C - 1) * kLDG64 + r]);
   }
 
   // dA = scale dP (masked); inter parts of dq, dk get their per-element
@@ -305,8 +337,8 @@ __global__ void __launch_bounds__(kTileThreads) vector_dqk_kernel(LinearAttnPara
   for_each_slab_elem(m0, [&](int t, int j, int nb, int i) {  // j: a key (dP) or a column
     const float bt = s.g[t * kLDG64 + j], bc = s.g[(C - 1) * kLDG64 + j];
     acc_dp[nb][i] = j <= t ? acc_dp[nb][i] * p.scale : 0.f;
-    acc_dq[nb][i] *= p.scale * __expf(bt);
-    acc_dk[nb][i] *= __expf(bc - bt);
+    acc_dq[nb][i] *= p.scale * decay_exp(bt);
+    acc_dk[nb][i] *= decay_exp(bc - bt);
     kdk[nb][i % 2] += acc_dk[nb][i] * __bfloat162float(s.k[t * kLD64 + j]);
   });
 #pragma unroll
@@ -341,8 +373,8 @@ __global__ void __launch_bounds__(kTileThreads) vector_dqk_kernel(LinearAttnPara
       is_q = true;
     }
     const float r = s.g[ref * kLDG64 + cc], b = s.g[src * kLDG64 + cc];
-    const float x = is_q ? __bfloat162float(s.q[src * kLD64 + cc]) * __expf(b - r)
-                         : __bfloat162float(s.k[src * kLD64 + cc]) * __expf(r - b);
+    const float x = is_q ? __bfloat162float(s.q[src * kLD64 + cc]) * decay_exp(b - r)
+                         : __bfloat162float(s.k[src * kLD64 + cc]) * decay_exp(r - b);
     fold[row * kLD64 + cc] = __float2bfloat16(x);
   }
   __syncthreads();
@@ -371,45 +403,47 @@ __global__ void __launch_bounds__(kTileThreads) vector_dqk_kernel(LinearAttnPara
     add_unfolded(acc_dk, tmp, s.g, m0, 16 * J + 15, false);
   }
   // Diagonal sub-blocks, exact: dq_tc += sum_{r in I, r <= t} dA_tr k_rc e^{b_tc - b_rc},
-  // dk_tc += sum_{r in I, r >= t} dA_rt q_rc e^{b_rc - b_tc}: the 16 rows r of
-  // the warp's sub-chunk stream past the thread's accumulator elements, and
-  // one exp per (t, c, r) serves whichever of the two needs it.
+  // dk_tc += sum_{r in I, r >= t} dA_rt q_rc e^{b_rc - b_tc}. The gate tile
+  // becomes the step decays d_i = e^{b_{i+1} - b_i}, and each factor is a
+  // running product as r walks away from t: down for dq (times d_{r-1}), up
+  // for dk (times d_r), one multiply each instead of an exp, all <= 1. Step
+  // s = 0..15 visits r = t - s and r = t + s; a visit outside the sub-chunk
+  // reads a clamped row and adds dA = 0.
+  step_decays<64, kLDG64, NT>(s.g);
   {
-    float bt[2][16];
+    const float* d = s.g;
+    const int lo = m0, hi = m0 + 15;
+    float fq[2][16], fk[2][16];
 #pragma unroll
     for (int half = 0; half < 2; ++half)
 #pragma unroll
-      for (int nb = 0; nb < 8; ++nb) {
-        const float2 b2 = *reinterpret_cast<const float2*>(s.g + (m0 + g + 8 * half) * kLDG64 + 8 * nb + 2 * c);
-        bt[half][2 * nb] = b2.x;
-        bt[half][2 * nb + 1] = b2.y;
-      }
+      for (int i = 0; i < 16; ++i) fq[half][i] = fk[half][i] = 1.f;
 #pragma unroll 2
-    for (int jj = 0; jj < 16; ++jj) {
-      const int r = m0 + jj;
-      float daq[2], dak[2];
+    for (int st = 0; st < 16; ++st) {
 #pragma unroll
       for (int half = 0; half < 2; ++half) {
         const int t = m0 + g + 8 * half;
-        daq[half] = r <= t ? __bfloat162float(s.da[t * kLD64 + r]) : 0.f;
-        dak[half] = r >= t ? __bfloat162float(s.da[r * kLD64 + t]) : 0.f;
-      }
+        const int rq = max(t - st, lo), rk = min(t + st, hi);
+        const float daq = t - st >= lo ? __bfloat162float(s.da[t * kLD64 + rq]) : 0.f;
+        const float dak = t + st <= hi ? __bfloat162float(s.da[rk * kLD64 + t]) : 0.f;
+        const int dq_row = max(rq - 1, 0);
 #pragma unroll
-      for (int nb = 0; nb < 8; ++nb) {
-        const int cc = 8 * nb + 2 * c;
-        const float2 kr = unpack_bf16x2(*reinterpret_cast<const unsigned*>(s.k + r * kLD64 + cc));
-        const float2 qr = unpack_bf16x2(*reinterpret_cast<const unsigned*>(s.q + r * kLD64 + cc));
-        const float2 br = *reinterpret_cast<const float2*>(s.g + r * kLDG64 + cc);
-        const float kv[2] = {kr.x, kr.y}, qv[2] = {qr.x, qr.y}, bv[2] = {br.x, br.y};
-#pragma unroll
-        for (int half = 0; half < 2; ++half) {
-          const bool up = r <= m0 + g + 8 * half;  // r <= t: the dq side
+        for (int nb = 0; nb < 8; ++nb) {
+          const int cc = 8 * nb + 2 * c;
+          const float2 kr = unpack_bf16x2(*reinterpret_cast<const unsigned*>(s.k + rq * kLD64 + cc));
+          const float2 qr = unpack_bf16x2(*reinterpret_cast<const unsigned*>(s.q + rk * kLD64 + cc));
+          const float2 dd = *reinterpret_cast<const float2*>(d + dq_row * kLDG64 + cc);
+          const float2 du = *reinterpret_cast<const float2*>(d + rk * kLDG64 + cc);
+          const float kv[2] = {kr.x, kr.y}, qv[2] = {qr.x, qr.y};
+          const float dn[2] = {dd.x, dd.y}, up[2] = {du.x, du.y};
 #pragma unroll
           for (int e = 0; e < 2; ++e) {
-            const float x = bt[half][2 * nb + e] - bv[e];  // b_t - b_r
-            const float f = __expf(up ? x : -x);
-            acc_dq[nb][2 * half + e] += daq[half] * kv[e] * f;
-            acc_dk[nb][2 * half + e] += dak[half] * qv[e] * f;
+            float& aq = acc_dq[nb][2 * half + e];
+            float& ak = acc_dk[nb][2 * half + e];
+            aq += daq * kv[e] * fq[half][2 * nb + e];
+            ak += dak * qv[e] * fk[half][2 * nb + e];
+            fq[half][2 * nb + e] *= dn[e];
+            fk[half][2 * nb + e] *= up[e];
           }
         }
       }

@@ -89,7 +89,7 @@ __global__ void __launch_bounds__(kTileThreads) gdn_prep_kernel(GdnParams gp) {
       mma_row<false>(acc, a, s.k, S::LDK, 16 * kk, 0, warp);
     }
     for_each_slab_elem(m0, [&](int t, int j, int nb, int i) {
-      s.m[t * S::LDM + j] = j < t ? acc[nb][i] * s.beta[t] * __expf(s.g[t] - s.g[j]) : 0.f;
+      s.m[t * S::LDM + j] = j < t ? acc[nb][i] * s.beta[t] * decay_exp(s.g[t] - s.g[j]) : 0.f;
     });
   }
   __syncthreads();
@@ -122,7 +122,7 @@ __global__ void __launch_bounds__(kTileThreads) gdn_prep_kernel(GdnParams gp) {
     // Meanwhile the other warps fold beta e^b into the keys.
     for (int i = threadIdx.x - C; i < C * DK; i += NT - C) {
       const int r = i / DK, cc = i % DK;
-      const float f = s.beta[r] * __expf(s.g[r]);
+      const float f = s.beta[r] * decay_exp(s.g[r]);
       s.k[r * S::LDK + cc] = __float2bfloat16_rn(__bfloat162float(s.k[r * S::LDK + cc]) * f);
     }
   }
@@ -353,8 +353,8 @@ __global__ void __launch_bounds__(kTileThreads) gdn_scan_kernel(GdnParams gp) {
       // Forward: u = U - W S. Backward: du = du_local + (K ⊙ e^{b_L - b}) dS'.
       float au[NB][4] = {};
       const bf16* xa = kFwd ? st.w : st.k;
-      const float fr0 = kFwd ? 1.f : __expf(bl - st.g[m0 + gq]);
-      const float fr1 = kFwd ? 1.f : __expf(bl - st.g[m0 + gq + 8]);
+      const float fr0 = kFwd ? 1.f : decay_exp(bl - st.g[m0 + gq]);
+      const float fr1 = kFwd ? 1.f : decay_exp(bl - st.g[m0 + gq + 8]);
 #pragma unroll
       for (int kk = 0; kk < DK / 16; ++kk) {
         unsigned a[4];
@@ -390,7 +390,7 @@ __global__ void __launch_bounds__(kTileThreads) gdn_scan_kernel(GdnParams gp) {
         }
     }
     __syncthreads();
-    const float dl = __expf(bl);
+    const float dl = decay_exp(bl);
 #pragma unroll
     for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
@@ -399,11 +399,13 @@ __global__ void __launch_bounds__(kTileThreads) gdn_scan_kernel(GdnParams gp) {
         for (int e = 0; e < 4; ++e) acc[mt][j][e] *= dl;
     if constexpr (kFwd) {
       // S' = e^{b_L} S + (K ⊙ e^{b_L - b})^T u
-      state_update<MT, NB, LDK, LDV>(acc, st.k, sm.u, r0, [&](int t) { return __expf(bl - st.g[t]); });
+      state_update<MT, NB, LDK, LDV>(acc, st.k, sm.u, r0,
+                                     [&](int t) { return decay_exp(bl - st.g[t]); });
     } else {
       // dS = e^{b_L} dS' + (scale Q ⊙ e^b)^T dO - W^T du
       const float sc = p.scale;
-      state_update<MT, NB, LDK, LDV>(acc, st.q, st.y0, r0, [&](int t) { return sc * __expf(st.g[t]); });
+      state_update<MT, NB, LDK, LDV>(acc, st.q, st.y0, r0,
+                                     [&](int t) { return sc * decay_exp(st.g[t]); });
       state_update<MT, NB, LDK, LDV>(acc, st.w, sm.u, r0, [](int) { return -1.f; });
     }
   }
@@ -456,7 +458,7 @@ __global__ void __launch_bounds__(kTileThreads) gdn_dv_local_kernel(GdnParams gp
   float bj[2];
   slab_rows(m0, [&](int half, int j) { bj[half] = s.g[j]; });
   for_each_slab_elem(m0, [&](int j, int t, int nb, int i) {
-    acc_p[nb][i] = t >= j ? acc_p[nb][i] * p.scale * __expf(s.g[t] - bj[i / 2]) : 0.f;
+    acc_p[nb][i] = t >= j ? acc_p[nb][i] * p.scale * decay_exp(s.g[t] - bj[i / 2]) : 0.f;
   });
 #pragma unroll
   for (int kk = 0; kk < 4; ++kk) {
@@ -509,7 +511,7 @@ __global__ void __launch_bounds__(kTileThreads) gdn_wy_bwd_kernel(GdnParams gp) 
   for (int i = threadIdx.x; i < C * DK; i += NT) {
     const int r = i / DK, cc = i % DK;
     s.bk[r * LDK + cc] =
-        __float2bfloat16_rn(__bfloat162float(s.k[r * LDK + cc]) * s.beta[r] * __expf(s.g[r]));
+        __float2bfloat16_rn(__bfloat162float(s.k[r * LDK + cc]) * s.beta[r] * decay_exp(s.g[r]));
   }
   float rdb[2] = {0.f, 0.f}, rdbeta[2] = {0.f, 0.f};  // per-thread partial row sums
   float acc_dw[NC][8][4] = {}, acc_dt[8][4] = {};
@@ -574,7 +576,7 @@ __global__ void __launch_bounds__(kTileThreads) gdn_wy_bwd_kernel(GdnParams gp) 
 #pragma unroll
   for (int ct = 0; ct < NC; ++ct)
     for_each_slab_elem(m0, [&](int t, int j, int nb, int i) {
-      const float eb = __expf(s.g[t]);
+      const float eb = decay_exp(s.g[t]);
       const float kv = __bfloat162float(s.k[t * LDK + 64 * ct + j]) * eb * acc_dk[ct][nb][i];
       rdbeta[i / 2] += kv;
       rdb[i / 2] += s.beta[t] * kv;
@@ -609,7 +611,7 @@ __global__ void __launch_bounds__(kTileThreads) gdn_wy_bwd_kernel(GdnParams gp) 
   for_each_slab_elem(m0, [&](int t, int j, int nb, int i) {
     float cm = 0.f;
     if (j < t) {
-      const float gam = __expf(s.g[t] - s.g[j]);
+      const float gam = decay_exp(s.g[t] - s.g[j]);
       const float dm = -acc_m[nb][i];
       rdbeta[i / 2] += dm * gam * acc_kk[nb][i];
       cm = dm * s.beta[t] * gam;
