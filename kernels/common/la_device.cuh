@@ -25,7 +25,6 @@ __device__ __forceinline__ float decay_exp(float x) {
   return y;
 }
 
-
 struct Seq {
   int bos, eos, chunk0;
 };

@@ -124,21 +124,19 @@ __device__ __forceinline__ void prep_scores(VecPrepTiles<DK>& s, const LinearAtt
     for (int cb = 0; cb < DK / 2; cb += 8) {
       const int c = cbase + cb;
       float qf[8];  // q_tc e^{b_tc - b_jc} for the current key row j
-      const uint4 q8 = *reinterpret_cast<const uint4*>(s.q + t * S::LDQ + c);
-      unpack8(q8, qf);
+      load8(s.q + t * S::LDQ + c, qf);
 #pragma unroll
       for (int jj = 15; jj >= 0; --jj) {
         const int j = 16 * I + jj;
         float kv[8];
-        unpack8(*reinterpret_cast<const uint4*>(s.k + j * S::LDQ + c), kv);
+        load8(s.k + j * S::LDQ + c, kv);
         float x = 0.f;
 #pragma unroll
         for (int e = 0; e < 8; ++e) x += qf[e] * kv[e];
         acc[jj] += x;
         if (jj > 0) {  // step to key j - 1 (only once j <= t: until then the factor is 1)
-          const float4 d0 = *reinterpret_cast<const float4*>(d + (j - 1) * S::LDG + c);
-          const float4 d1 = *reinterpret_cast<const float4*>(d + (j - 1) * S::LDG + c + 4);
-          const float dv[8] = {d0.x, d0.y, d0.z, d0.w, d1.x, d1.y, d1.z, d1.w};
+          float dv[8];
+          load8(d + (j - 1) * S::LDG + c, dv);
           const bool on = jj <= tl;
 #pragma unroll
           for (int e = 0; e < 8; ++e) qf[e] *= on ? dv[e] : 1.f;
