@@ -101,11 +101,11 @@ class Trainer {
         branches_(out.database(), run, s_, opt.run_dir),
         dev_(pick_device(opt.device, opt.dist)),
         ckpt_(opt.run_dir + "/checkpoint.pt"),
-        data_(load_data(s_)),
+        data_(mark("data", load_data(s_))),
         mqar_(mqar_shape(s_)),
         pg_(opt.dist.active ? ProcessGroup::join(opt.dist, dev_, opt.dist_timeout) : nullptr),
-        model_(build_model(s_, dev_)),
-        optim_(make_optimizer(*model_, s_)) {}
+        model_(mark("model", build_model(s_, dev_))),
+        optim_(mark("optimizer", make_optimizer(*model_, s_))) {}
 
   TrainResult train();
 
@@ -122,7 +122,17 @@ class Trainer {
   void agree(bool& stopping, bool& ckpt_due);
   bool lead() const { return !pg_ || pg_->rank() == 0; }
   int world() const { return pg_ ? pg_->world() : 1; }
+  // Start-up phases for runs.perf: the time since process start at which
+  // each ended (where a slow start went: CUDA and library load before the
+  // trainer, data, model, the first step's lazy initialisation).
+  template <class T>
+  T mark(const char* phase, T&& value) {
+    phases_.emplace_back(phase, seconds_since_process_start());
+    return std::forward<T>(value);
+  }
 
+  std::vector<std::pair<std::string, double>> phases_{
+      {"before_trainer", seconds_since_process_start()}};
   Reporter& out_;
   const db::Run& run_;
   const TrainOptions& opt_;
@@ -327,6 +337,7 @@ void Trainer::write_perf() {
   if (dev_.is_cuda()) p["peak_memory_bytes"] = peak_memory_bytes(dev_);
   if (run_.memory_estimate) p["memory_estimate_bytes"] = *run_.memory_estimate;
   p["startup_s"] = startup_s_;
+  for (const auto& [phase, at] : phases_) p["startup_phases_s"][phase] = at;
   p["eval_s"] = eval_s_;
   p["checkpoint_s"] = ckpt_s_;
   p["train_s"] = train_s;
@@ -371,6 +382,7 @@ TrainResult Trainer::train() {
   // made (the legacy stream, before, made every graph capture fail).
   if (pg_) join_data_parallel();
   setup_step();
+  mark("setup", 0);
   const int64_t steps = branches_.last_step(), step_tokens = s_.batch_size() * s_.model.seq_len;
   const int64_t log_every = hist_.size(0);
   if (at_.step > 0 && opt_.progress && lead())
@@ -416,11 +428,11 @@ TrainResult Trainer::train() {
     const bool point = branches_.is_point(at_.step);
     if (at_.step % log_every == 0 || at_.step % s_.eval_interval() == 0 || last || point) {
       if (!flush()) return res_;
-      if (startup_s_ < 0) startup_s_ = seconds_since_process_start();
+      if (startup_s_ < 0) startup_s_ = mark("first_step", seconds_since_process_start());
       log_row(at_.step, lr);
     } else if (startup_s_ < 0 && tokens_here_ == step_tokens) {
       if (!flush()) return res_;  // the first step's end, for the start-up time
-      startup_s_ = seconds_since_process_start();
+      startup_s_ = mark("first_step", seconds_since_process_start());
     }
     if (point && lead()) {
       CheckpointInfo c = at_;

@@ -16,7 +16,9 @@
 // of the logged intervals after the first), mfu (tokens_per_s x the planner's
 // exact training FLOPs per token / the GPU's dense bf16 peak; "flop_convention"
 // and "peak_flops" say which), peak_memory_bytes beside the planner's
-// memory_estimate_bytes, startup_s (process start to the first step done),
+// memory_estimate_bytes, startup_s (process start to the first step done) and
+// startup_phases_s (when each start-up phase ended: before_trainer, data,
+// model, optimizer, setup, first_step; seconds since process start),
 // eval_s and checkpoint_s (time not spent training), micro_batch, accumulation,
 // cuda_graph.
 //

@@ -167,6 +167,15 @@ TEST(TrainerGolden, RecordsThroughputAndStartUp) {
   EXPECT_GT(perf.at("tokens_per_s").get<double>(), 0);
   EXPECT_GT(perf.at("startup_s").get<double>(), 0);
   EXPECT_LT(perf.at("startup_s").get<double>(), 600);
+  // The phases end in order, the last with the first step.
+  const auto& phases = perf.at("startup_phases_s");
+  double prev = 0;
+  for (const char* phase : {"before_trainer", "data", "model", "optimizer", "setup", "first_step"}) {
+    ASSERT_TRUE(phases.contains(phase)) << phase;
+    EXPECT_GE(phases.at(phase).get<double>(), prev) << phase;
+    prev = phases.at(phase).get<double>();
+  }
+  EXPECT_DOUBLE_EQ(prev, perf.at("startup_s").get<double>());
   EXPECT_GE(perf.at("eval_s").get<double>(), 0);
   EXPECT_EQ(perf.at("micro_batch").get<int64_t>(), 8);
   EXPECT_EQ(perf.at("accumulation").get<int64_t>(), 1);
