@@ -96,6 +96,9 @@ for arch, st, perf, err in c.execute('select arch, status, perf, error from runs
     print(f"{arch} | {st} | {p.get('tokens_per_s', 0):,.0f} | {100 * p.get('mfu', 0):.1f}% | "
           f"{p.get('startup_s', 0):.2f} | {pk / 2**30:.2f} | {est / 2**30:.2f} | {pk / est:.2f} | "
           f"{p.get('eval_s', 0):.2f} | {p.get('cuda_graph')} {err[:200] if err else ''}")
+    phases = p.get('startup_phases_s') or {}
+    print(f"  {arch} start-up phases (s since process start): " +
+          ", ".join(f"{k} {v:.2f}" for k, v in sorted(phases.items(), key=lambda kv: kv[1])))
 PYEOF
   if [ -x "$BIN/bench_stall" ]; then
     "$BIN/bench_stall" "shards:$work/shards" softmax:L12:d768:h12:v32000:T1024 16 50 2>&1 | tail -4 | tee -a "$OUT/e2e.log"

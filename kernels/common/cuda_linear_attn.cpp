@@ -125,6 +125,79 @@ void run_backward(const LinearAttnParams& p, void* stream) {
   }
 }
 
+}  // namespace
+
+template <bool kVec>
+ForwardTensors chunked_forward(LinearAttnParams p, const Plan& plan, const Tensor& g,
+                               const Tensor& h0, const torch::TensorOptions& bf16, int64_t B,
+                               int64_t T, bool train) {
+  const int64_t H = p.heads, K = p.head_k, V = p.head_v, gk = kVec ? K : 1;
+  auto fopts = bf16.dtype(torch::kFloat32);
+  ForwardTensors f;
+  f.gcum = torch::empty({B * T, H, gk}, fopts);
+  launch_chunk_cumsum(g.data_ptr<float>(), f.gcum.data_ptr<float>(), static_cast<int>(gk), p,
+                      current_stream());
+  f.o = torch::empty({B, T, H, V}, bf16);
+  f.ht = torch::empty({plan.num_seqs, H, K, V}, fopts);
+  // Every chunk's entering state: written by the scan, read by the output
+  // kernel, and kept for the backward when training.
+  auto hchunk = torch::empty({plan.num_chunks, H, K, V}, bf16);
+  p.gcum = f.gcum.data_ptr<float>();
+  p.h0 = h0.numel() > 0 ? h0.data_ptr<float>() : nullptr;
+  p.o = f.o.data_ptr();
+  p.ht = f.ht.data_ptr<float>();
+  p.hchunk = hchunk.data_ptr();
+  Tensor achunk, qd;  // vector decay workspace (la_tiles_vec.cuh)
+  if (kVec) {
+    achunk = torch::empty({plan.num_chunks, H, kChunk, kChunk}, bf16);
+    qd = torch::empty({B, T, H, K}, bf16);
+    p.achunk = achunk.data_ptr();
+    p.qd = qd.data_ptr();
+  }
+  run_forward<kVec>(p, current_stream());
+  if (train) f.hchunk = hchunk, f.achunk = achunk;
+  return f;
+}
+
+template <bool kVec>
+BackwardTensors chunked_backward(LinearAttnParams p, const Plan& plan, const Tensor& gcum,
+                                 const Tensor& hchunk, const Tensor& achunk,
+                                 const Tensor& dout, const Tensor& dht, int64_t B, int64_t T) {
+  const int64_t H = p.heads, K = p.head_k, V = p.head_v, gk = kVec ? K : 1;
+  auto fopts = gcum.options();
+  BackwardTensors r;
+  // Scalar decay with K = 128: each 64-column K tile adds its share of the
+  // gate gradient into zeros.
+  r.dgate = !kVec && K > 64 ? torch::zeros({B * T, H, gk}, fopts)
+                            : torch::empty({B * T, H, gk}, fopts);
+  auto dhchunk = torch::empty({plan.num_chunks, H, K, V}, hchunk.options());  // bf16
+  r.dh0 = torch::empty({plan.num_seqs, H, K, V}, fopts);
+  p.gcum = gcum.data_ptr<float>();
+  p.hchunk = hchunk.data_ptr();
+  p.dout = dout.data_ptr();
+  p.dht = dht.defined() ? dht.data_ptr<float>() : nullptr;
+  p.dhchunk = dhchunk.data_ptr();
+  p.dh0 = r.dh0.data_ptr<float>();
+  p.dgate = r.dgate.data_ptr<float>();
+  Tensor kd;  // vector decay: the folded keys, recomputed (a q-sized tensor less to keep)
+  if (kVec) {
+    kd = torch::empty({B, T, H, K}, hchunk.options());
+    p.achunk = achunk.data_ptr();
+    p.kd = kd.data_ptr();
+  }
+  run_backward<kVec>(p, current_stream());
+  return r;
+}
+
+template ForwardTensors chunked_forward<false>(LinearAttnParams, const Plan&, const Tensor&,
+                                               const Tensor&, const torch::TensorOptions&,
+                                               int64_t, int64_t, bool);
+template BackwardTensors chunked_backward<false>(LinearAttnParams, const Plan&, const Tensor&,
+                                                 const Tensor&, const Tensor&, const Tensor&,
+                                                 const Tensor&, int64_t, int64_t);
+
+namespace {
+
 template <bool kVec>
 struct LinearAttnFunction : torch::autograd::Function<LinearAttnFunction<kVec>> {
   // q, k, v bf16 [B,T,H,*]; g fp32; h0 fp32 [N,H,K,V] or empty (zeros).
@@ -132,94 +205,47 @@ struct LinearAttnFunction : torch::autograd::Function<LinearAttnFunction<kVec>> 
                                const Tensor& v, const Tensor& g, const Tensor& h0, double scale,
                                std::shared_ptr<Plan> plan) {
     const c10::cuda::CUDAGuard guard(q.device());
-    const int64_t B = q.size(0), T = q.size(1), H = q.size(2), K = q.size(3), V = v.size(3);
-    const int64_t gk = kVec ? K : 1;
-    auto fopts = q.options().dtype(torch::kFloat32);
-    auto gcum = torch::empty({B * T, H, gk}, fopts);
-    LinearAttnParams p = base_params(*plan, q, v, scale);
-    launch_chunk_cumsum(g.data_ptr<float>(), gcum.data_ptr<float>(), static_cast<int>(gk), p,
-                        current_stream());
-    auto o = torch::empty({B, T, H, V}, q.options());
-    auto ht = torch::empty({plan->num_seqs, H, K, V}, fopts);
-    const bool has_h0 = h0.numel() > 0;
     const bool train = q.requires_grad() || k.requires_grad() || v.requires_grad() ||
                        g.requires_grad() || h0.requires_grad();
-    // Every chunk's entering state: written by the scan, read by the output
-    // kernel, and kept for the backward when training.
-    auto hchunk = torch::empty({plan->num_chunks, H, K, V}, q.options());  // bf16
+    LinearAttnParams p = base_params(*plan, q, v, scale);
     p.q = q.data_ptr();
     p.k = k.data_ptr();
     p.v = v.data_ptr();
-    p.gcum = gcum.data_ptr<float>();
-    p.h0 = has_h0 ? h0.data_ptr<float>() : nullptr;
-    p.o = o.data_ptr();
-    p.ht = ht.data_ptr<float>();
-    p.hchunk = hchunk.data_ptr();
-    Tensor achunk, qd;  // vector decay workspace (la_tiles_vec.cuh)
-    if (kVec) {
-      achunk = torch::empty({plan->num_chunks, H, kChunk, kChunk}, q.options());
-      qd = torch::empty_like(q);
-      p.achunk = achunk.data_ptr();
-      p.qd = qd.data_ptr();
-    }
-    run_forward<kVec>(p, current_stream());
-    ctx->save_for_backward({q, k, v, gcum, train ? hchunk : Tensor(), train ? achunk : Tensor()});
+    ForwardTensors f =
+        chunked_forward<kVec>(p, *plan, g, h0, q.options(), q.size(0), q.size(1), train);
+    ctx->save_for_backward({q, k, v, f.gcum, f.hchunk, f.achunk});
     // An unused final state gets no zero-filled gradient (a fill kernel of
     // N H K V floats per call); backward treats an undefined one as zero.
     ctx->set_materialize_grads(false);
     ctx->saved_data["scale"] = scale;
-    ctx->saved_data["h0_defined"] = has_h0;
+    ctx->saved_data["h0_defined"] = h0.numel() > 0;
     ctx->saved_data["g_shape"] = g.sizes().vec();
     save_plan(ctx, *plan);
-    return {o, ht};
+    return {f.o, f.ht};
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const Tensor &q = saved[0], &k = saved[1], &v = saved[2], &gcum = saved[3];
-    const Tensor& hchunk = saved[4];
-    const Tensor& achunk = saved[5];  // vector decay: the forward's intra-chunk scores
+    const Tensor &q = saved[0], &k = saved[1], &v = saved[2];
     const c10::cuda::CUDAGuard guard(q.device());
     const Plan plan = load_plan(ctx);
-    const double scale = ctx->saved_data["scale"].toDouble();
-    const int64_t B = q.size(0), T = q.size(1), H = q.size(2), K = q.size(3), V = v.size(3);
-    const int64_t gk = kVec ? K : 1;
-    auto fopts = q.options().dtype(torch::kFloat32);
+    LinearAttnParams p = base_params(plan, q, v, ctx->saved_data["scale"].toDouble());
     Tensor dout = grads[0].defined() ? dense(grads[0].to(torch::kBFloat16)) : torch::zeros_like(v);
     Tensor dht = grads[1].defined() ? dense(grads[1].to(torch::kFloat32)) : Tensor();
     auto dq = torch::empty_like(q), dk = torch::empty_like(k), dv = torch::empty_like(v);
-    // Scalar decay with K = 128: each 64-column K tile adds its share of the
-    // gate gradient into zeros.
-    auto dgate = !kVec && K > 64 ? torch::zeros({B * T, H, gk}, fopts)
-                                 : torch::empty({B * T, H, gk}, fopts);
-    auto dhchunk = torch::empty({plan.num_chunks, H, K, V}, q.options());  // bf16
-    auto dh0 = torch::empty({plan.num_seqs, H, K, V}, fopts);
-    LinearAttnParams p = base_params(plan, q, v, scale);
     p.q = q.data_ptr();
     p.k = k.data_ptr();
     p.v = v.data_ptr();
-    p.gcum = gcum.data_ptr<float>();
-    p.hchunk = hchunk.data_ptr();
-    p.dout = dout.data_ptr();
-    p.dht = dht.defined() ? dht.data_ptr<float>() : nullptr;
-    p.dhchunk = dhchunk.data_ptr();
-    p.dh0 = dh0.data_ptr<float>();
     p.dq = dq.data_ptr();
     p.dk = dk.data_ptr();
     p.dv = dv.data_ptr();
-    p.dgate = dgate.data_ptr<float>();
-    Tensor kd;  // vector decay: the folded keys, recomputed (a q-sized tensor less to keep)
-    if (kVec) {
-      kd = torch::empty_like(k);
-      p.achunk = achunk.data_ptr();
-      p.kd = kd.data_ptr();
-    }
-    run_backward<kVec>(p, current_stream());
-
+    // saved[5]: vector decay, the forward's intra-chunk scores.
+    BackwardTensors r = chunked_backward<kVec>(p, plan, saved[3], saved[4], saved[5], dout, dht,
+                                               q.size(0), q.size(1));
     // dgate is final: backward_chunks finishes the gate gradient per chunk.
-    auto dg = dgate.view(ctx->saved_data["g_shape"].toIntVector());
-    Tensor dh0_out = ctx->saved_data["h0_defined"].toBool() ? dh0 : Tensor();
-    return {dq, dk, dv, dg, dh0_out, Tensor(), Tensor()};
+    auto dg = r.dgate.view(ctx->saved_data["g_shape"].toIntVector());
+    Tensor dh0 = ctx->saved_data["h0_defined"].toBool() ? r.dh0 : Tensor();
+    return {dq, dk, dv, dg, dh0, Tensor(), Tensor()};
   }
 };
 

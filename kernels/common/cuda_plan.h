@@ -34,4 +34,26 @@ LinearAttnParams base_params(const Plan& plan, const torch::Tensor& q, const tor
 
 void* current_stream();
 
+// One chunked forward (kVec: vector decay) from P's q, k, v pointers (and
+// their in_stride / silu_inputs): g fp32 [B,T,H(,K)], h0 fp32 [N,H,K,V] or
+// empty. hchunk and achunk are kept only when `train`.
+struct ForwardTensors {
+  torch::Tensor o, ht, gcum, hchunk, achunk;
+};
+template <bool kVec>
+ForwardTensors chunked_forward(LinearAttnParams p, const Plan& plan, const torch::Tensor& g,
+                               const torch::Tensor& h0, const torch::TensorOptions& bf16,
+                               int64_t B, int64_t T, bool train);
+
+// Its backward: P has q, k, v and dq, dk, dv set; dout bf16 dense, dht fp32
+// or undefined. dgate is the final gate gradient [B*T, H, gk].
+struct BackwardTensors {
+  torch::Tensor dgate, dh0;
+};
+template <bool kVec>
+BackwardTensors chunked_backward(LinearAttnParams p, const Plan& plan, const torch::Tensor& gcum,
+                                 const torch::Tensor& hchunk, const torch::Tensor& achunk,
+                                 const torch::Tensor& dout, const torch::Tensor& dht, int64_t B,
+                                 int64_t T);
+
 }  // namespace scalelab::kernels::cuda

@@ -25,6 +25,15 @@ __device__ __forceinline__ float decay_exp(float x) {
   return y;
 }
 
+// SiLU and its derivative factor, as split_silu computes them (the fused
+// and unfused Lightning paths round the same floats).
+__device__ __forceinline__ float silu_sigmoid(float x) { return __fdividef(1.f, 1.f + __expf(-x)); }
+__device__ __forceinline__ float silu_of(float x) { return x * silu_sigmoid(x); }
+__device__ __forceinline__ float silu_grad(float x, float dy) {
+  const float s = silu_sigmoid(x);
+  return dy * s * (1.f + x * (1.f - s));
+}
+
 struct Seq {
   int bos, eos, chunk0;
 };
@@ -76,6 +85,26 @@ __device__ __forceinline__ void load_rows(bf16* dst, const bf16* src, int64_t ro
   }
 }
 
+// SiLU in place over the pieces of a tile that this thread copied with
+// load_rows<W, LD, NT> (same index walk, so only its own cp.async copies must
+// have landed: call after cp_async_wait(), before the barrier). Zero-filled
+// rows stay zero.
+template <int W, int LD, int NT>
+__device__ __forceinline__ void silu_rows(bf16* tile) {
+  constexpr int kVecPerRow = W / 8;
+  for (int i = threadIdx.x; i < C * kVecPerRow; i += NT) {
+    const int r = i / kVecPerRow, c = (i % kVecPerRow) * 8;
+    uint4 u = *reinterpret_cast<const uint4*>(tile + r * LD + c);
+    __nv_bfloat162* h2 = reinterpret_cast<__nv_bfloat162*>(&u);
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const float2 x = __bfloat1622float2(h2[j]);
+      h2[j] = __floats2bfloat162_rn(silu_of(x.x), silu_of(x.y));
+    }
+    *reinterpret_cast<uint4*>(tile + r * LD + c) = u;
+  }
+}
+
 // Gate rows; rows past the end repeat the last valid row so every decay
 // factor involving them is exp(0) (their q, k, v rows are zero).
 template <int GK, int LD, int NT>
@@ -106,6 +135,30 @@ __device__ __forceinline__ void store_rows_bf16(bf16* dst, const bf16* src, int6
     if (r < rows)
       *reinterpret_cast<uint4*>(dst + (row0 + r) * stride + col0 + c) =
           *reinterpret_cast<const uint4*>(src + r * LDS + c);
+  }
+}
+
+// store_rows_bf16 through the SiLU: rows < `rows` of the gradient tile SRC
+// times silu'(pre) at the same place of PRE (same layout as DST) into DST.
+template <int W, int LDS, int NT>
+__device__ __forceinline__ void store_rows_silu_grad(bf16* dst, const bf16* pre, const bf16* src,
+                                                     int64_t row0, int rows, int64_t stride,
+                                                     int col0) {
+  constexpr int kVecPerRow = W / 8;
+  for (int i = threadIdx.x; i < C * kVecPerRow; i += NT) {
+    const int r = i / kVecPerRow, c = (i % kVecPerRow) * 8;
+    if (r >= rows) continue;
+    const int64_t at = (row0 + r) * stride + col0 + c;
+    uint4 h = *reinterpret_cast<const uint4*>(pre + at);
+    uint4 d = *reinterpret_cast<const uint4*>(src + r * LDS + c);
+    const __nv_bfloat162* h2 = reinterpret_cast<const __nv_bfloat162*>(&h);
+    __nv_bfloat162* d2 = reinterpret_cast<__nv_bfloat162*>(&d);
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const float2 x = __bfloat1622float2(h2[j]), y = __bfloat1622float2(d2[j]);
+      d2[j] = __floats2bfloat162_rn(silu_grad(x.x, y.x), silu_grad(x.y, y.y));
+    }
+    *reinterpret_cast<uint4*>(dst + at) = d;
   }
 }
 

@@ -54,6 +54,14 @@ struct LinearAttnParams {
   // per-row gate terms before the chunk's suffix sums.
   const float* dk_extra = nullptr;
   const float* dg_extra = nullptr;
+  // Lightning's q, k, v = silu(h) of one packed projection (scalar decay
+  // only). With silu_inputs, q, k and v point at their columns of the
+  // pre-activation h (row stride in_stride), every kernel applies the SiLU to
+  // the rows it loads, and dq, dk, dv point at the same columns of dh, which
+  // gets dx * s (1 + h (1 - s)), s = sigmoid(h): split_silu's passes over h
+  // and the separate q, k, v copies are gone.
+  bool silu_inputs = false;
+  int64_t in_stride = 0;  // row stride of q, k, v, dq, dk, dv; 0: dense [Ttot, H, K or V]
 
   // Sequences: cu_seqlens (int32, N+1) and chunk_offsets (int32, N+1), or,
   // when cu_seqlens is null, N sequences of seq_len rows each.

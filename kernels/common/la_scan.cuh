@@ -92,7 +92,10 @@ __global__ void __launch_bounds__(kScanThreads) state_scan_kernel(LinearAttnPara
   const int H = p.heads, K = p.head_k, V = p.head_v, col0 = vt * BV;
   const Seq sq = seq_of(p, n);
   const int gk = kVec ? K : 1;
-  const int64_t xs = (int64_t)H * K, ys = (int64_t)H * V, gs = (int64_t)H * gk;
+  // Lightning's fused SiLU: x (k or q) and, forward, y (v) are columns of h.
+  const int64_t xs = p.in_stride > 0 ? p.in_stride : (int64_t)H * K;
+  const int64_t ys = kFwd && p.in_stride > 0 ? p.in_stride : (int64_t)H * V;
+  const int64_t gs = (int64_t)H * gk;
   const bf16* x = static_cast<const bf16*>(kFwd ? p.k : p.q) + h * K + k0;
   const bf16* y = static_cast<const bf16*>(kFwd ? p.v : p.dout) + h * V + col0;
   const float* gc = p.gcum + h * gk + (kVec ? k0 : 0);
@@ -145,6 +148,11 @@ __global__ void __launch_bounds__(kScanThreads) state_scan_kernel(LinearAttnPara
       }
     }
     cp_async_wait_group<kScanStages - 2>();
+    if (p.silu_inputs) {  // this thread's own copies of the stage have landed
+      St& own = stage[step % kScanStages];
+      silu_rows<kScanBK, St::LDX, kScanThreads>(own.x);
+      if (kFwd) silu_rows<BV, St::LDY, kScanThreads>(own.y);
+    }
     __syncthreads();  // this step's stage landed for all; all are done with the previous one
     issue(step + kScanStages - 1);
     const St& s = stage[step % kScanStages];

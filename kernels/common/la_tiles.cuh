@@ -95,7 +95,8 @@ __device__ __forceinline__ S& shared_tiles() {
 struct TileBlock {
   int ci, col0, h;
   ChunkRows cr;
-  int64_t qs, vs;  // row strides of [Ttot, H, K] and [Ttot, H, V] tensors
+  int64_t qs, vs;      // row strides of dense [Ttot, H, K] and [Ttot, H, V] tensors
+  int64_t qk_in, v_in;  // of q, k, dq, dk and of v, dv (p.in_stride when set)
 };
 
 template <int DK>
@@ -107,6 +108,8 @@ __device__ __forceinline__ TileBlock tile_block(const LinearAttnParams& p, int t
   b.cr = chunk_rows(p, b.ci);
   b.qs = (int64_t)p.heads * DK;
   b.vs = (int64_t)p.heads * p.head_v;
+  b.qk_in = p.in_stride > 0 ? p.in_stride : b.qs;
+  b.v_in = p.in_stride > 0 ? p.in_stride : b.vs;
   return b;
 }
 
@@ -157,26 +160,42 @@ __device__ __forceinline__ void store_acc_tile(bf16* dst, bf16* stage, const flo
   store_rows_bf16<64, kLD64, NT>(dst, stage, cr.row0, cr.rows, stride, col0);
 }
 
+// store_acc_tile of a gradient of q, k or v (PRE: the input's columns): with
+// p.silu_inputs the gradient of the pre-activation (dst points into dh).
+template <int NT>
+__device__ __forceinline__ void store_input_grad(const LinearAttnParams& p, bf16* dst,
+                                                 const bf16* pre, bf16* stage,
+                                                 const float (&acc)[8][4], int m0,
+                                                 const ChunkRows& cr, int64_t stride, int col0) {
+  if (!p.silu_inputs) return store_acc_tile<NT>(dst, stage, acc, m0, cr, stride, col0);
+  __syncthreads();
+  acc_to_smem<kLD64>(stage, acc, m0);
+  __syncthreads();
+  store_rows_silu_grad<64, kLD64, NT>(dst, pre, stage, cr.row0, cr.rows, stride, col0);
+}
+
 // The value loop of the dq/dk kernels (K tile at b.col0): over 64-wide V
 // tiles loaded into v, dout, s0, ds1: dP += dO V^T (key blocks up to the
 // warp's rows), dQ += dO S0^T, dK += V dS1^T. on_tile() runs after each
 // tile's products, while s0 and ds1 still hold it.
-template <int DK, int NT, typename OnTile>
+template <int DK, int NT, typename OnLoad, typename OnTile>
 __device__ __forceinline__ void dqk_value_loop(const LinearAttnParams& p, const TileBlock& b,
                                                bf16* v, bf16* dout, bf16* s0, bf16* ds1,
                                                float (&acc_dp)[8][4], float (&acc_dq)[8][4],
-                                               float (&acc_dk)[8][4], OnTile on_tile) {
+                                               float (&acc_dk)[8][4], OnLoad on_load,
+                                               OnTile on_tile) {
   const int warp = threadIdx.x / 32, m0 = 16 * warp, V = p.head_v;
   const int64_t rows0 = (int64_t)b.col0 * V;  // state rows of this K tile
   const bf16* s0g = chunk_state<DK>(p.hchunk, p, b) + rows0;
   const bf16* ds1g = chunk_state<DK>(p.dhchunk, p, b) + rows0;
   for (int col0 = 0; col0 < V; col0 += 64) {
     if (col0 > 0) __syncthreads();  // the previous tiles have been read
-    load_rows<64, kLD64, NT>(v, head_cols(p.v, b.h, V), b.cr.row0, b.cr.rows, b.vs, col0);
+    load_rows<64, kLD64, NT>(v, head_cols(p.v, b.h, V), b.cr.row0, b.cr.rows, b.v_in, col0);
     load_rows<64, kLD64, NT>(dout, head_cols(p.dout, b.h, V), b.cr.row0, b.cr.rows, b.vs, col0);
     load_state_tile<64, 64, kLD64, NT>(s0, s0g, V, col0);
     load_state_tile<64, 64, kLD64, NT>(ds1, ds1g, V, col0);
     cp_async_wait();
+    on_load(col0);  // this thread's copies have landed: in-place transforms
     __syncthreads();
 #pragma unroll
     for (int kk = 0; kk < 4; ++kk) {
@@ -203,18 +222,25 @@ struct QkTiles {
   float g[C];
 };
 
-template <int DK, int NT>
+// x: v (kXIsInput: row stride b.v_in, through the SiLU with q and k) or dO.
+template <int DK, int NT, bool kXIsInput>
 __device__ __forceinline__ void load_qk_tiles(QkTiles<DK>& s, const LinearAttnParams& p,
                                               const TileBlock& b, const void* x,
                                               const void* states) {
   using S = QkTiles<DK>;
   const ChunkRows& cr = b.cr;
-  load_rows<DK, S::LDQ, NT>(s.q, head_cols(p.q, b.h, DK), cr.row0, cr.rows, b.qs, 0);
-  load_rows<DK, S::LDQ, NT>(s.k, head_cols(p.k, b.h, DK), cr.row0, cr.rows, b.qs, 0);
-  load_rows<64, kLD64, NT>(s.x, head_cols(x, b.h, p.head_v), cr.row0, cr.rows, b.vs, b.col0);
+  const int64_t xs = kXIsInput ? b.v_in : b.vs;
+  load_rows<DK, S::LDQ, NT>(s.q, head_cols(p.q, b.h, DK), cr.row0, cr.rows, b.qk_in, 0);
+  load_rows<DK, S::LDQ, NT>(s.k, head_cols(p.k, b.h, DK), cr.row0, cr.rows, b.qk_in, 0);
+  load_rows<64, kLD64, NT>(s.x, head_cols(x, b.h, p.head_v), cr.row0, cr.rows, xs, b.col0);
   load_state_tile<DK, 64, kLD64, NT>(s.st, chunk_state<DK>(states, p, b), p.head_v, b.col0);
   load_gate<1, 1, NT>(s.g, p.gcum + b.h, cr.row0, cr.rows, p.heads);
   cp_async_wait();
+  if (p.silu_inputs) {
+    silu_rows<DK, S::LDQ, NT>(s.q);
+    silu_rows<DK, S::LDQ, NT>(s.k);
+    if (kXIsInput) silu_rows<64, kLD64, NT>(s.x);
+  }
   __syncthreads();
 }
 
@@ -225,7 +251,7 @@ __global__ void __launch_bounds__(kTileThreads) scalar_output_kernel(LinearAttnP
   constexpr int NT = kTileThreads;
   S& s = shared_tiles<S>();
   const TileBlock b = tile_block<DK>(p, p.head_v / 64);
-  load_qk_tiles<DK, NT>(s, p, b, p.v, p.hchunk);
+  load_qk_tiles<DK, NT, true>(s, p, b, p.v, p.hchunk);
   const int warp = threadIdx.x / 32, m0 = 16 * warp;
   float acc_a[8][4] = {}, acc_o[8][4] = {};
 #pragma unroll
@@ -262,7 +288,7 @@ __global__ void __launch_bounds__(kTileThreads) scalar_dv_kernel(LinearAttnParam
   constexpr int NT = kTileThreads;
   S& s = shared_tiles<S>();
   const TileBlock b = tile_block<DK>(p, p.head_v / 64);
-  load_qk_tiles<DK, NT>(s, p, b, p.dout, p.dhchunk);
+  load_qk_tiles<DK, NT, false>(s, p, b, p.dout, p.dhchunk);
   const int warp = threadIdx.x / 32, m0 = 16 * warp;
   float acc_p[8][4] = {}, acc_dv[8][4] = {};  // A^T rows j, and dv
 #pragma unroll
@@ -287,7 +313,8 @@ __global__ void __launch_bounds__(kTileThreads) scalar_dv_kernel(LinearAttnParam
     acc_to_a(a, acc_p, kk);
     mma_row<true>(acc_dv, a, s.x, kLD64, 16 * kk);
   }
-  store_acc_tile<NT>(head_cols(p.dv, b.h, p.head_v), s.q, acc_dv, m0, b.cr, b.vs, b.col0);
+  store_input_grad<NT>(p, head_cols(p.dv, b.h, p.head_v), head_cols(p.v, b.h, p.head_v), s.q,
+                       acc_dv, m0, b.cr, b.v_in, b.col0);
 }
 
 // ---------------------------------------------------------------- dq, dk, dg
@@ -310,15 +337,23 @@ __global__ void __launch_bounds__(kTileThreads) scalar_dqk_kernel(LinearAttnPara
   const TileBlock b = tile_block<DK>(p, DK / 64);
   const ChunkRows& cr = b.cr;
   const int H = p.heads;
-  load_rows<64, kLD64, NT>(s.q, head_cols(p.q, b.h, DK), cr.row0, cr.rows, b.qs, b.col0);
-  load_rows<64, kLD64, NT>(s.k, head_cols(p.k, b.h, DK), cr.row0, cr.rows, b.qs, b.col0);
+  load_rows<64, kLD64, NT>(s.q, head_cols(p.q, b.h, DK), cr.row0, cr.rows, b.qk_in, b.col0);
+  load_rows<64, kLD64, NT>(s.k, head_cols(p.k, b.h, DK), cr.row0, cr.rows, b.qk_in, b.col0);
   load_gate<1, 1, NT>(s.g, p.gcum + b.h, cr.row0, cr.rows, H);
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, c = lane % 4;
   const int m0 = 16 * warp;
   float acc_dp[8][4] = {}, acc_dq[8][4] = {}, acc_dk[8][4] = {};
   float sdot = 0.f;  // this thread's share of <S0, dS1> over the tile
-  dqk_value_loop<DK, NT>(p, b, s.v, s.dout, s.s0, s.ds1, acc_dp, acc_dq, acc_dk, [&] {
+  auto on_load = [&](int vcol0) {  // q and k landed with the first value tile
+    if (!p.silu_inputs) return;
+    silu_rows<64, kLD64, NT>(s.v);
+    if (vcol0 == 0) {
+      silu_rows<64, kLD64, NT>(s.q);
+      silu_rows<64, kLD64, NT>(s.k);
+    }
+  };
+  dqk_value_loop<DK, NT>(p, b, s.v, s.dout, s.s0, s.ds1, acc_dp, acc_dq, acc_dk, on_load, [&] {
     for (int i = threadIdx.x; i < 64 * 32; i += NT) {
       const int r = i / 32, cc = 2 * (i % 32);
       const float2 x = unpack_bf16x2(*reinterpret_cast<const unsigned*>(s.s0 + r * kLD64 + cc));
@@ -392,8 +427,10 @@ __global__ void __launch_bounds__(kTileThreads) scalar_dqk_kernel(LinearAttnPara
     });
   }
   // The stores' leading barriers also publish rowsum and red.
-  store_acc_tile<NT>(head_cols(p.dq, b.h, DK), s.v, acc_dq, m0, cr, b.qs, b.col0);
-  store_acc_tile<NT>(head_cols(p.dk, b.h, DK), s.dout, acc_dk, m0, cr, b.qs, b.col0);
+  store_input_grad<NT>(p, head_cols(p.dq, b.h, DK), head_cols(p.q, b.h, DK), s.v, acc_dq, m0, cr,
+                       b.qk_in, b.col0);
+  store_input_grad<NT>(p, head_cols(p.dk, b.h, DK), head_cols(p.k, b.h, DK), s.dout, acc_dk, m0,
+                       cr, b.qk_in, b.col0);
   if (warp == 0) {
     // <S1, dS1> = e^{bC} <S0, dS1> + sum k . dk_inter, then suffix sums of
     // the row terms; lane l holds rows 2l and 2l + 1.

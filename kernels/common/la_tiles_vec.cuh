@@ -314,7 +314,7 @@ __global__ void __launch_bounds__(kTileThreads) vector_dqk_kernel(LinearAttnPara
   const int m0 = 16 * warp;
   float acc_dp[8][4] = {}, acc_dq[8][4] = {}, acc_dk[8][4] = {};
   float sdot = 0.f;  // state row threadIdx.x / 2, half the tile's columns
-  dqk_value_loop<DK, NT>(p, b, sv, sdo, ss0, sds1, acc_dp, acc_dq, acc_dk, [&] {
+  dqk_value_loop<DK, NT>(p, b, sv, sdo, ss0, sds1, acc_dp, acc_dq, acc_dk, [](int) {}, [&] {
     const int r = threadIdx.x / 2, cb = 32 * (threadIdx.x % 2);
 #pragma unroll 4
     for (int cc = 0; cc < 32; cc += 2) {

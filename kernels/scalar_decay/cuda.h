@@ -22,6 +22,14 @@ LinearAttnResult cuda_scalar_decay_chunked(const torch::Tensor& q, const torch::
                                            const torch::Tensor& initial_state,
                                            const LinearAttnOptions& opt);
 
+// scalar_decay_chunked_silu_qkv (op.h) on the kernels with the SiLU fused
+// into their loads and stores. Preconditions: the op's checks passed, h is a
+// CUDA tensor and cuda_scalar_decay_supported(D, D).
+LinearAttnResult cuda_scalar_decay_silu_qkv(const torch::Tensor& h, int64_t heads,
+                                            const torch::Tensor& g,
+                                            const torch::Tensor& initial_state,
+                                            const LinearAttnOptions& opt);
+
 // True when the CUDA kernels handle these head dims (K, V); op.cpp may use it
 // to fall back to the reference instead of throwing.
 bool cuda_scalar_decay_supported(int64_t head_k, int64_t head_v);

@@ -4,6 +4,7 @@
 #include "kernels/common/linear_attn_impl.h"
 #include "kernels/scalar_decay/chunk.h"
 #include "kernels/scalar_decay/reference.h"
+#include "kernels/split_silu/op.h"
 #if defined(SCALELAB_CUDA_KERNELS)
 #include "kernels/scalar_decay/cuda.h"
 #endif
@@ -25,6 +26,28 @@ LinearAttnResult scalar_decay_chunked(const torch::Tensor& q, const torch::Tenso
       [&](const auto& q1, const auto& k1, const auto& v1, const auto& g1, const auto& h0) {
         return scalar_decay_chunk_torch(q1, k1, v1, g1, h0, scale, chunk);
       });
+}
+
+LinearAttnResult scalar_decay_chunked_silu_qkv(const torch::Tensor& h, int64_t heads,
+                                               const torch::Tensor& g,
+                                               const torch::Tensor& initial_state,
+                                               const LinearAttnOptions& opt) {
+  TORCH_CHECK(h.dim() == 3, "scalar_decay_chunked_silu_qkv: h must be [B,T,3HD], got ", h.sizes());
+  TORCH_CHECK(heads > 0 && h.size(2) % (3 * heads) == 0,
+              "scalar_decay_chunked_silu_qkv: h's last dim ", h.size(2),
+              " is not 3 * heads * D for heads = ", heads);
+  const int64_t B = h.size(0), T = h.size(1), HD = h.size(2) / 3, D = HD / heads;
+  auto part = [&](const torch::Tensor& x) { return x.view({B, T, heads, D}); };
+#if defined(SCALELAB_CUDA_KERNELS)
+  if (h.is_cuda() && h.scalar_type() != torch::kFloat64 && cuda_scalar_decay_supported(D, D)) {
+    auto q = part(h.narrow(2, 0, HD)), k = part(h.narrow(2, HD, HD));
+    detail::check_inputs("scalar_decay_chunked_silu_qkv", q, k, part(h.narrow(2, 2 * HD, HD)), g,
+                         initial_state, false, opt);
+    return cuda_scalar_decay_silu_qkv(h, heads, g, initial_state, opt);
+  }
+#endif
+  auto qkv = split_silu(h, {HD, HD, HD});
+  return scalar_decay_chunked(part(qkv[0]), part(qkv[1]), part(qkv[2]), g, initial_state, opt);
 }
 
 LinearAttnResult scalar_decay_recurrent(const torch::Tensor& q, const torch::Tensor& k,

@@ -22,6 +22,17 @@ LinearAttnResult scalar_decay_chunked(const torch::Tensor& q, const torch::Tenso
                                       const torch::Tensor& initial_state,
                                       const LinearAttnOptions& opt = {});
 
+// Lightning's form: q | k | v = silu(h) of one packed projection
+// h [B,T,3HD] (q at columns [0, HD), k at [HD, 2HD), v at [2HD, 3HD), head
+// width D = K = V), then scalar_decay_chunked. Equals split_silu followed by
+// scalar_decay_chunked; on the GPU the kernels apply the SiLU as they load
+// and fold its derivative into the gradient stores, so neither q, k, v nor
+// their gradients are materialised. Differentiable in h, g, initial_state.
+LinearAttnResult scalar_decay_chunked_silu_qkv(const torch::Tensor& h, int64_t heads,
+                                               const torch::Tensor& g,
+                                               const torch::Tensor& initial_state,
+                                               const LinearAttnOptions& opt = {});
+
 // One step at a time: the O(1)-state form used for generation; same result.
 LinearAttnResult scalar_decay_recurrent(const torch::Tensor& q, const torch::Tensor& k,
                                         const torch::Tensor& v, const torch::Tensor& g,

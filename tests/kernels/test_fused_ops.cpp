@@ -1,5 +1,6 @@
 // CPU ground truth of the fused training ops (kernels/rms_norm, swiglu, rope,
-// cross_entropy, causal_conv1d, ssd_inputs, hgrn2_gates): each reference against an independent statement of its
+// cross_entropy, causal_conv1d, ssd_inputs, hgrn2_gates, Lightning's
+// scalar_decay_chunked_silu_qkv): each reference against an independent statement of its
 // maths, in fp64. The CUDA kernels are checked against these references in
 // tests/kernels_cuda/test_cuda_fused_ops.cpp.
 #include <gtest/gtest.h>
@@ -12,6 +13,7 @@
 #include "kernels/hgrn2_gates/op.h"
 #include "kernels/rms_norm/op.h"
 #include "kernels/rope/op.h"
+#include "kernels/scalar_decay/op.h"
 #include "kernels/ssd_inputs/op.h"
 #include "kernels/swiglu/op.h"
 
@@ -128,4 +130,31 @@ TEST(FusedOpsReference, Hgrn2GatesWithAndWithoutALowerBound) {
   EXPECT_LT(max_abs(a.k - (1 - s)), 1e-12);
   EXPECT_LT(max_abs(b.g - torch::log(lb + (1 - lb) * s)), 1e-12);
   EXPECT_LT(max_abs(b.k - (1 - lb) * (1 - s)), 1e-12);
+}
+
+// Lightning's packed form: silu of h's three column blocks as q, k, v, then
+// the scalar-decay recurrence (an fp64 naive statement, gradients included).
+TEST(FusedOpsReference, ScalarDecaySiluQkvIsSiluThenTheRecurrence) {
+  torch::manual_seed(8);
+  const int64_t B = 2, T = 70, H = 2, D = 4;
+  auto h = torch::randn({B, T, 3 * H * D}, f64()).requires_grad_(true);
+  auto g = (-torch::rand({B, T, H}, f64())).requires_grad_(true);
+  k::LinearAttnOptions opt;
+  opt.scale = 1.0;
+  auto r = k::scalar_decay_chunked_silu_qkv(h, H, g, {}, opt);
+  auto part = [&](int i) { return torch::silu(h.narrow(2, i * H * D, H * D)).view({B, T, H, D}); };
+  auto ref = k::scalar_decay_recurrent(part(0), part(1), part(2), g, {}, opt);
+  EXPECT_LT(max_abs(r.o - ref.o), 1e-10);
+  EXPECT_LT(max_abs(r.final_state - ref.final_state), 1e-10);
+  auto w = torch::randn(r.o.sizes(), f64());
+  auto ga = torch::autograd::grad({(r.o * w).sum()}, {h, g});
+  auto gb = torch::autograd::grad({(ref.o * w).sum()}, {h, g});
+  EXPECT_LT(max_abs(ga[0] - gb[0]), 1e-10);
+  EXPECT_LT(max_abs(ga[1] - gb[1]), 1e-10);
+  try {
+    k::scalar_decay_chunked_silu_qkv(torch::zeros({1, 3, 20}, f64()), 3, g, {}, opt);
+    ADD_FAILURE() << "a width that is not 3 * heads * D was accepted";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what_without_backtrace()).find("3 * heads * D"), std::string::npos);
+  }
 }

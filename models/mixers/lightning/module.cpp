@@ -46,21 +46,21 @@ LightningAttention::LightningAttention(const MixerArgs& a)
 
 torch::Tensor LightningAttention::forward(const torch::Tensor& x, MixerState* state) {
   const int64_t b = x.size(0), t = x.size(1), d = x.size(2);
-  auto qkv = kernels::split_silu(wqkv_(x), {d, d, d});  // contiguous parts
-  auto q = qkv[0].view({b, t, heads_, head_dim_}), k = qkv[1].view({b, t, heads_, head_dim_}),
-       v = qkv[2].view({b, t, heads_, head_dim_});
+  auto h = wqkv_(x);  // q | k | v before their SiLU
   kernels::LinearAttnOptions opt;
   opt.scale = 1.0;  // published: no 1/sqrt(d) (the output norm absorbs scale)
   opt.output_final_state = state != nullptr;
   torch::Tensor init = state ? state->ssm : torch::Tensor();
   kernels::LinearAttnResult r;
   if (state && t == 1) {
+    auto qkv = kernels::split_silu(h.select(1, 0), {d, d, d});
+    auto head = [&](const torch::Tensor& p) { return p.view({b, heads_, head_dim_}); };
     auto g = log_decay_.to(x.device()).expand({b, heads_});
-    r = kernels::scalar_decay_step(q.select(1, 0), k.select(1, 0), v.select(1, 0), g, init, 1.0);
+    r = kernels::scalar_decay_step(head(qkv[0]), head(qkv[1]), head(qkv[2]), g, init, 1.0);
     r.o = r.o.unsqueeze(1);
   } else {
     auto g = log_decay_.to(x.device()).expand({b, t, heads_}).contiguous();
-    r = kernels::scalar_decay_chunked(q.contiguous(), k.contiguous(), v.contiguous(), g, init, opt);
+    r = kernels::scalar_decay_chunked_silu_qkv(h, heads_, g, init, opt);
   }
   if (state) {
     state->ssm = r.final_state;
