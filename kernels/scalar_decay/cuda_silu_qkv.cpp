@@ -22,7 +22,8 @@ using cuda::LinearAttnParams;
 LinearAttnParams packed_params(const cuda::Plan& plan, const Tensor& h, int64_t heads,
                                double scale) {
   const int64_t D = h.size(2) / (3 * heads);
-  LinearAttnParams p = cuda::base_params(plan, h, h, scale);
+  const auto hv = h.view({h.size(0), h.size(1), 3 * heads, D});  // base_params reads [B,T,H,D]
+  LinearAttnParams p = cuda::base_params(plan, hv, hv, scale);
   p.heads = static_cast<int>(heads);
   p.head_k = p.head_v = static_cast<int>(D);
   p.silu_inputs = true;
