@@ -1,33 +1,11 @@
 #include "models/mixers/softmax/module.h"
 
-#include <ATen/Context.h>
-
-#include <cstdlib>
-#include <cstring>
-
 #include "kernels/rope/op.h"
 
 namespace scalelab::models {
 
-namespace {
-// LibTorch's SDPA prefers cuDNN's attention on Hopper, which compiles its
-// kernels at the first call of every shape: 0.9-1.5 s for a training step's
-// and 0.4 s for an eval batch's, per process, measured on an H200 (torch
-// 2.11), against 0.08 s for flash, whose step is as fast. A sweep starts
-// thousands of processes, so flash it is; SCALELAB_SDPA_CUDNN=1 keeps cuDNN.
-void prefer_flash_attention() {
-  static const bool once = [] {
-    const char* keep = std::getenv("SCALELAB_SDPA_CUDNN");
-    if (keep == nullptr || std::strcmp(keep, "1") != 0) at::globalContext().setSDPUseCuDNN(false);
-    return true;
-  }();
-  (void)once;
-}
-}  // namespace
-
 SoftmaxAttention::SoftmaxAttention(const MixerArgs& a)
     : heads_(a.spec.n_heads), kv_heads_(a.spec.kv_heads()), head_dim_(a.spec.head_dim()) {
-  prefer_flash_attention();
   const int64_t d = a.spec.d_model;
   wqkv_ = register_module("wqkv", linear(d, (heads_ + 2 * kv_heads_) * head_dim_));
   wo_ = register_module("wo", linear(heads_ * head_dim_, d));

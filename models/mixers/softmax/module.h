@@ -2,9 +2,7 @@
 // projections (q, k and v as one matmul), rotary position embedding on q and
 // k (Su et al. 2021, theta 10000, rotate-half layout; kernels/rope), grouped-query attention with kv_heads
 // (Ainslie et al. 2023), and at::scaled_dot_product_attention (flash /
-// memory-efficient kernels on a GPU; building one turns LibTorch's cuDNN
-// attention off for the process, whose first call per shape compiles kernels
-// for a second; SCALELAB_SDPA_CUDNN=1 keeps it).
+// memory-efficient kernels on a GPU).
 #pragma once
 
 #include "models/mixer.h"
