@@ -19,12 +19,23 @@ void Init::copy(torch::Tensor& p, const torch::Tensor& value) {
   p.copy_(value.to(p.options().device(p.device())));
 }
 
+// A contiguous fp32 tensor on the CPU (every parameter while a model is built)
+// is drawn into in place: the same values as a fresh tensor's draw (ATen takes
+// the same contiguous path), without a second copy of the model in memory.
+static bool drawn_in_place(const torch::Tensor& p) {
+  return p.device().is_cpu() && p.scalar_type() == torch::kFloat32 && p.is_contiguous();
+}
+
 void Init::normal(torch::Tensor& p, double std) {
-  copy(p, at::normal(0.0, std, p.sizes(), gen_, torch::dtype(torch::kFloat32)));
+  torch::NoGradGuard no_grad;
+  if (drawn_in_place(p)) p.normal_(0.0, std, gen_);
+  else copy(p, at::normal(0.0, std, p.sizes(), gen_, torch::dtype(torch::kFloat32)));
 }
 
 void Init::uniform(torch::Tensor& p, double lo, double hi) {
-  copy(p, torch::empty(p.sizes(), torch::kFloat32).uniform_(lo, hi, gen_));
+  torch::NoGradGuard no_grad;
+  if (drawn_in_place(p)) p.uniform_(lo, hi, gen_);
+  else copy(p, torch::empty(p.sizes(), torch::kFloat32).uniform_(lo, hi, gen_));
 }
 
 void Init::fill(torch::Tensor& p, double value) {
@@ -55,9 +66,15 @@ std::pair<torch::Tensor, torch::Tensor> RMSNormImpl::add_forward(const torch::Te
   return kernels::add_rms_norm(x, a, weight, eps_, out_dtype(x));
 }
 
-torch::nn::Linear linear(int64_t in, int64_t out) {
-  return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(false));
-}
+LinearImpl::LinearImpl(int64_t in, int64_t out)
+    : weight(register_parameter("weight", torch::empty({out, in}))) {}
+
+torch::Tensor LinearImpl::forward(const torch::Tensor& x) { return at::linear(x, weight); }
+
+EmbeddingImpl::EmbeddingImpl(int64_t vocab, int64_t d)
+    : weight(register_parameter("weight", torch::empty({vocab, d}))) {}
+
+torch::Tensor EmbeddingImpl::forward(const torch::Tensor& ids) { return at::embedding(weight, ids); }
 
 SwiGLUImpl::SwiGLUImpl(int64_t d_model, int64_t d_ffn) : d_ffn_(d_ffn) {
   w13_ = register_module("w13", linear(d_model, 2 * d_ffn));

@@ -51,6 +51,30 @@ class RMSNormImpl : public torch::nn::Module {
 };
 TORCH_MODULE(RMSNorm);
 
+// A bias-free linear layer [in -> out]: weight [out, in], y = x W^T (at::linear,
+// so autocast applies). Unlike torch::nn::Linear and torch::nn::Embedding,
+// these leave their weight uninitialised: every module's init_weights draws
+// it, and LibTorch's draw at construction was thrown away (it was 40% of
+// building and initialising a 110M model on the CPU, part of every run's
+// start-up).
+class LinearImpl : public torch::nn::Module {
+ public:
+  LinearImpl(int64_t in, int64_t out);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor weight;
+};
+TORCH_MODULE(Linear);
+inline Linear linear(int64_t in, int64_t out) { return Linear(in, out); }
+
+// Token embedding: weight [vocab, d], forward(ids) = weight[ids].
+class EmbeddingImpl : public torch::nn::Module {
+ public:
+  EmbeddingImpl(int64_t vocab, int64_t d);
+  torch::Tensor forward(const torch::Tensor& ids);
+  torch::Tensor weight;
+};
+TORCH_MODULE(Embedding);
+
 // SwiGLU (Shazeer 2020, as in Llama): W2 (silu(W1 x) * W3 x), no biases. W1
 // and W3 are one [2 ffn, d] matrix (w13: W1's rows, then W3's), one matmul.
 class SwiGLUImpl : public torch::nn::Module {
@@ -61,12 +85,9 @@ class SwiGLUImpl : public torch::nn::Module {
 
  private:
   int64_t d_ffn_;
-  torch::nn::Linear w13_{nullptr}, w2_{nullptr};
+  Linear w13_{nullptr}, w2_{nullptr};
 };
 TORCH_MODULE(SwiGLU);
-
-// A bias-free linear layer [in -> out].
-torch::nn::Linear linear(int64_t in, int64_t out);
 
 // SiLU(causal depthwise conv1d over time), the short convolution of Mamba2
 // and of fla's ShortConvolution: x [B, T, C], weight [C, 1, W], bias [C] or

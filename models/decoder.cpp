@@ -41,7 +41,7 @@ void BlockImpl::init_weights(Init& init) {
 DecoderImpl::DecoderImpl(const spec::ModelSpec& s) : spec_(s) {
   spec::resolve(spec_);
   const int64_t d = spec_.d_model;
-  embed_ = register_module("embed", torch::nn::Embedding(spec_.vocab, d));
+  embed_ = register_module("embed", Embedding(spec_.vocab, d));
   // Parameters a mixer shares across its layers (HGRN2's lower bounds).
   for (spec::MixerKind kind : spec::mixers()) {
     if (spec_.count(kind) == 0) continue;

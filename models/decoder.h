@@ -76,10 +76,10 @@ class DecoderImpl : public torch::nn::Module {
   const torch::Tensor& head_weight() const;  // the untied head's, or the embedding's
 
   spec::ModelSpec spec_;
-  torch::nn::Embedding embed_{nullptr};
+  Embedding embed_{nullptr};
   torch::nn::ModuleList layers_;
   RMSNorm norm_{nullptr};
-  torch::nn::Linear head_{nullptr};  // null when tied to the embedding
+  Linear head_{nullptr};  // null when tied to the embedding
   // Parameters a mixer shares across its layers (MixerModule::shared_name),
   // in registry order.
   std::vector<std::pair<spec::MixerKind, torch::Tensor>> shared_;

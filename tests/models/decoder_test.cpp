@@ -3,6 +3,8 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <limits>
+
 #include "models/mixers/lightning/module.h"
 #include "tests/models/test_util.h"
 
@@ -72,6 +74,46 @@ TEST(Decoder, LogitsShapeAndDeterministicInit) {
   EXPECT_EQ(la.scalar_type(), torch::kFloat32);
   EXPECT_TRUE(torch::equal(la, b->forward(tokens)));
   EXPECT_GT(max_abs_diff(la, c->forward(tokens)), 1e-3);
+}
+
+// Linear and Embedding leave their weights unset: init_weights must write
+// every parameter of every architecture, or a run would train from garbage.
+TEST(Decoder, InitWeightsWritesEveryParameter) {
+  at::set_num_threads(1);
+  for (const std::string& arch : testing::tiny_archs()) {
+    Decoder m(spec::parse_descriptor(arch));
+    {
+      torch::NoGradGuard no_grad;
+      for (auto& p : m->parameters()) p.fill_(std::numeric_limits<float>::quiet_NaN());
+    }
+    m->init_weights(3);
+    for (const auto& p : m->named_parameters())
+      EXPECT_TRUE(torch::isfinite(p.value()).all().item<bool>()) << arch << " " << p.key();
+  }
+}
+
+// Drawing into a contiguous fp32 parameter in place gives the values a fresh
+// tensor's draw gave (the seeded weights of every earlier run); a strided
+// view takes the copying path and gets them too.
+TEST(Init, InPlaceDrawsEqualFreshDraws) {
+  for (int64_t n : {7, 16, 37, 4096}) {
+    Init init(11, 2);
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(11);
+    auto p = torch::empty({n}), q = torch::empty({n}).uniform_(0, 1);
+    init.normal(p, 0.5);
+    init.uniform(q, -2, 3);
+    auto want_p = at::normal(0.0, 0.5, {n}, gen, torch::dtype(torch::kFloat32));
+    auto want_q = torch::empty({n}).uniform_(-2, 3, gen);
+    EXPECT_TRUE(torch::equal(p, want_p)) << n;
+    EXPECT_TRUE(torch::equal(q, want_q)) << n;
+  }
+  Init init(5, 2);
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(5);
+  auto m = torch::zeros({6, 8});
+  auto col = m.narrow(1, 2, 3);  // not contiguous
+  init.normal(col, 1.0);
+  EXPECT_TRUE(torch::equal(col, at::normal(0.0, 1.0, {6, 3}, gen, torch::dtype(torch::kFloat32))));
+  EXPECT_EQ(m.narrow(1, 0, 2).abs().sum().item<float>(), 0.0f);
 }
 
 TEST(Decoder, TiedHeadSharesTheEmbedding) {

@@ -62,7 +62,7 @@ class ToyMixer : public models::TokenMixer {
   }
 
  private:
-  torch::nn::Linear wv_{nullptr}, wo_{nullptr};
+  models::Linear wv_{nullptr}, wo_{nullptr};
 };
 
 // Registered before main(), as a plugin library's static initialiser would.

@@ -30,7 +30,7 @@ class GatedDeltaNet : public TokenMixer {
 
  private:
   int64_t heads_, k_dim_, v_dim_, width_;  // per head: K, V
-  torch::nn::Linear in_proj_{nullptr}, out_proj_{nullptr};
+  Linear in_proj_{nullptr}, out_proj_{nullptr};
   torch::nn::Conv1d conv1d_{nullptr};  // depthwise over q, k, v: weight [2HK + HV, 1, width]
   torch::Tensor a_log_, dt_bias_;      // [H] each
   RMSNorm norm_{nullptr};              // over V, shared by the heads

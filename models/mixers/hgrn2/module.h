@@ -28,7 +28,7 @@ class Hgrn2Attention : public TokenMixer {
   torch::Tensor lower_bound() const;
 
   int64_t heads_, head_dim_;
-  torch::nn::Linear wqfi_{nullptr}, wo_{nullptr};  // wqfi: W_q, W_f, W_i stacked (one matmul)
+  Linear wqfi_{nullptr}, wo_{nullptr};  // wqfi: W_q, W_f, W_i stacked (one matmul)
   RMSNorm norm_{nullptr};
   torch::Tensor lower_bounds_;  // the decoder's shared [L_h, d] parameter (not registered here)
   int index_;                   // this layer's row

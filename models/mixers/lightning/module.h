@@ -30,7 +30,7 @@ class LightningAttention : public TokenMixer {
 
  private:
   int64_t heads_, head_dim_;
-  torch::nn::Linear wqkv_{nullptr}, wg_{nullptr}, wo_{nullptr};
+  Linear wqkv_{nullptr}, wg_{nullptr}, wo_{nullptr};
   RMSNorm norm_{nullptr};
   torch::Tensor log_decay_;  // buffer [H]: log lambda_h (fixed, not trained)
 };

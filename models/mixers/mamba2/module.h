@@ -31,7 +31,7 @@ class Mamba2Mixer : public TokenMixer {
   torch::Tensor conv(const torch::Tensor& xbc, MixerState* state);
 
   int64_t d_inner_, d_state_, heads_, head_dim_, width_;
-  torch::nn::Linear in_proj_{nullptr}, out_proj_{nullptr};
+  Linear in_proj_{nullptr}, out_proj_{nullptr};
   torch::nn::Conv1d conv1d_{nullptr};  // depthwise: weight [conv_dim, 1, width], bias
   torch::Tensor dt_bias_, a_log_, d_skip_;  // [H] each
   RMSNorm norm_{nullptr};                    // over d_inner

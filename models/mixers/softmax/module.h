@@ -19,7 +19,7 @@ class SoftmaxAttention : public TokenMixer {
 
  protected:  // swa (models/mixers/swa) is this attention restricted to a window
   int64_t heads_, kv_heads_, head_dim_;
-  torch::nn::Linear wqkv_{nullptr}, wo_{nullptr};  // wqkv: q rows, then k, then v
+  Linear wqkv_{nullptr}, wo_{nullptr};  // wqkv: q rows, then k, then v
 };
 
 }  // namespace scalelab::models
