@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <future>
 #include <nlohmann/json.hpp>
 
 #include "evals/mqar.h"
@@ -59,9 +60,20 @@ AdamW make_optimizer(torch::nn::Module& m, const spec::RunSpec& s) {
   return AdamW(decay, no_decay, o);
 }
 
-models::Decoder build_model(const spec::RunSpec& s, torch::Device dev) {
+// Creating the CUDA context and LibTorch's CUDA state takes 1-2 s on a GPU
+// node; a thread does it while the data is checked and the model is built and
+// initialised on the CPU (build_model waits for it before moving the model).
+std::future<void> start_gpu(const torch::Device& dev) {
+  if (!dev.is_cuda()) return {};
+  return std::async(std::launch::async, [dev] {
+    torch::empty({1}, torch::TensorOptions().device(dev));
+  });
+}
+
+models::Decoder build_model(const spec::RunSpec& s, torch::Device dev, std::future<void>& gpu) {
   models::Decoder m(s.model);
   m->init_weights(s.seed);
+  if (gpu.valid()) gpu.get();  // rethrows what the context creation threw
   m->to(dev);
   return m;
 }
@@ -100,11 +112,12 @@ class Trainer {
         s_(spec::run_spec_from_json(nlohmann::json::parse(run.spec_json))),
         branches_(out.database(), run, s_, opt.run_dir),
         dev_(pick_device(opt.device, opt.dist)),
+        gpu_up_(start_gpu(dev_)),
         ckpt_(opt.run_dir + "/checkpoint.pt"),
         data_(mark("data", load_data(s_))),
         mqar_(mqar_shape(s_)),
         pg_(opt.dist.active ? ProcessGroup::join(opt.dist, dev_, opt.dist_timeout) : nullptr),
-        model_(mark("model", build_model(s_, dev_))),
+        model_(mark("model", build_model(s_, dev_, gpu_up_))),
         optim_(mark("optimizer", make_optimizer(*model_, s_))) {}
 
   TrainResult train();
@@ -139,6 +152,7 @@ class Trainer {
   const spec::RunSpec s_;
   BranchHooks branches_;  // WSD parents and branches: where to start, where to stop
   const torch::Device dev_;
+  std::future<void> gpu_up_;  // the CUDA context, made on a thread (start_gpu)
   const std::string ckpt_;
   // Loaded (and checked) before the model takes the GPU; none for a task
   // that makes its own sequences (mqar_).
