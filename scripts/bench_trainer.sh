@@ -61,7 +61,7 @@ for size in ${SIZES//,/ }; do
   "$BIN/bench_trainer" --arch softmax ${SIZE[$size]} --graph off --label "$size" --json "$J" 2>&1 | tee -a "$OUT/ours.log"
   if [ "$PROFILE" = 1 ]; then
     for arch in ${PROFILE_ARCHS:-softmax mamba2}; do
-      "$BIN/bench_trainer" --arch $arch ${SIZE[$size]} --steps 5 --profile 2>&1 | tee -a "$OUT/profile.log"
+      "$BIN/bench_trainer" --arch $arch ${SIZE[$size]} --steps 5 --profile ${PROFILE_FLAGS:-} 2>&1 | tee -a "$OUT/profile.log"
     done
   fi
 done
