@@ -66,13 +66,10 @@ std::pair<torch::Tensor, torch::Tensor> RMSNormImpl::add_forward(const torch::Te
   return kernels::add_rms_norm(x, a, weight, eps_, out_dtype(x));
 }
 
-LinearImpl::LinearImpl(int64_t in, int64_t out)
-    : weight(register_parameter("weight", torch::empty({out, in}))) {}
+WeightOnly::WeightOnly(at::IntArrayRef shape)
+    : weight(register_parameter("weight", torch::empty(shape))) {}
 
 torch::Tensor LinearImpl::forward(const torch::Tensor& x) { return at::linear(x, weight); }
-
-EmbeddingImpl::EmbeddingImpl(int64_t vocab, int64_t d)
-    : weight(register_parameter("weight", torch::empty({vocab, d}))) {}
 
 torch::Tensor EmbeddingImpl::forward(const torch::Tensor& ids) { return at::embedding(weight, ids); }
 

@@ -51,27 +51,34 @@ class RMSNormImpl : public torch::nn::Module {
 };
 TORCH_MODULE(RMSNorm);
 
-// A bias-free linear layer [in -> out]: weight [out, in], y = x W^T (at::linear,
-// so autocast applies). Unlike torch::nn::Linear and torch::nn::Embedding,
-// these leave their weight uninitialised: every module's init_weights draws
-// it, and LibTorch's draw at construction was thrown away (it was 40% of
-// building and initialising a 110M model on the CPU, part of every run's
-// start-up).
-class LinearImpl : public torch::nn::Module {
+// Unlike torch::nn::Linear and torch::nn::Embedding, these two leave their
+// weight uninitialised (a parameter named "weight"): every module's
+// init_weights draws it, and LibTorch's draw at construction was thrown away
+// (40% of building and initialising a 110M model on the CPU, part of every
+// run's start-up).
+class WeightOnly : public torch::nn::Module {
  public:
-  LinearImpl(int64_t in, int64_t out);
-  torch::Tensor forward(const torch::Tensor& x);
   torch::Tensor weight;
+
+ protected:
+  explicit WeightOnly(at::IntArrayRef shape);
+};
+
+// A bias-free linear layer [in -> out]: weight [out, in], y = x W^T (at::linear,
+// so autocast applies).
+class LinearImpl : public WeightOnly {
+ public:
+  LinearImpl(int64_t in, int64_t out) : WeightOnly({out, in}) {}
+  torch::Tensor forward(const torch::Tensor& x);
 };
 TORCH_MODULE(Linear);
 inline Linear linear(int64_t in, int64_t out) { return Linear(in, out); }
 
 // Token embedding: weight [vocab, d], forward(ids) = weight[ids].
-class EmbeddingImpl : public torch::nn::Module {
+class EmbeddingImpl : public WeightOnly {
  public:
-  EmbeddingImpl(int64_t vocab, int64_t d);
+  EmbeddingImpl(int64_t vocab, int64_t d) : WeightOnly({vocab, d}) {}
   torch::Tensor forward(const torch::Tensor& ids);
-  torch::Tensor weight;
 };
 TORCH_MODULE(Embedding);
 
